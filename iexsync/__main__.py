@@ -1,0 +1,3 @@
+from iexsync.cli import main
+
+main()

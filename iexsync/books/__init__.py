@@ -1,0 +1,1 @@
+"""Books connectors: each writes canonical `Document`s into one accounting system."""

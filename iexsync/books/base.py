@@ -1,0 +1,42 @@
+"""The Books protocol: small, so a new accounting system is a day's work.
+
+Every write carries `document.reference`, and `find(reference)` must locate it again,
+in whatever state it is now: that is what makes an interrupted run safe to resume.
+Customers and products are resolved inside the connector, with a cache per run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
+
+from iexsync.document import Document, DocumentRef
+
+
+class Books(Protocol):
+    CONFIG_SCHEMA: ClassVar[dict[str, Any]]
+    name: str
+
+    @classmethod
+    def from_config(cls, section: Mapping[str, Any], base_dir: Path) -> "Books": ...
+
+    def check(self) -> None:
+        """Raise CredentialsRejected if the credentials do not work; cheap."""
+
+    def find(self, reference: str) -> DocumentRef | None:
+        """The document carrying this reference, or None if there is none."""
+
+    def create(self, document: Document) -> DocumentRef:
+        """Write a new document (invoice or order) as a draft."""
+
+    def update(self, ref: DocumentRef, document: Document) -> DocumentRef:
+        """Replace an unbooked draft's content with `document`'s."""
+
+    def book(self, ref: DocumentRef) -> DocumentRef:
+        """Book a draft invoice; the returned ref is booked and numbered."""
+
+    def credit(self, ref: DocumentRef, document: Document) -> DocumentRef:
+        """Write and book the credit note `document` against the booked `ref`."""
+
+    def close(self) -> None: ...

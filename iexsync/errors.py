@@ -1,0 +1,88 @@
+"""One family of errors with a message for humans, and the exit code each maps to.
+
+The CLI has one handler for `UserError`; everything else is a bug and shows a traceback.
+Order-level problems (`OrderError`) never leave the engine: they become log rows.
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_ORDER_ERRORS = 1
+EXIT_USAGE = 2
+EXIT_TEMPFAIL = 75  # another run holds the lock, or a temporary failure (EX_TEMPFAIL)
+EXIT_NOPERM = 77  # credentials rejected (EX_NOPERM)
+EXIT_CONFIG = 78  # config invalid (EX_CONFIG)
+
+
+class UserError(Exception):
+    """An error whose message is meant for the person running iexsync."""
+
+    exit_code = EXIT_ORDER_ERRORS
+
+
+class ConfigError(UserError):
+    exit_code = EXIT_CONFIG
+
+    def __init__(self, problems: list[str], source: str | None = None):
+        self.problems = problems
+        self.source = source
+        where = f" in {source}" if source else ""
+        lines = [f"The config{where} has {len(problems)} problem(s):"]
+        lines += [f"  - {p}" for p in problems]
+        super().__init__("\n".join(lines))
+
+
+class LockBusy(UserError):
+    exit_code = EXIT_TEMPFAIL
+
+
+class TemporaryFailure(UserError):
+    """The run as a whole could not go on now (shop unreachable, disk full); try again later."""
+
+    exit_code = EXIT_TEMPFAIL
+
+
+class CredentialsRejected(UserError):
+    exit_code = EXIT_NOPERM
+
+
+class LogUnavailable(UserError):
+    """The SQLite log cannot be opened or written (path, permissions, disk)."""
+
+    exit_code = EXIT_TEMPFAIL
+
+
+class OrderError(Exception):
+    """Something about one order; it is logged for that order and the run goes on.
+
+    `transient` errors (network, 429, 5xx) are retried on every later run; permanent ones
+    (validation) when the order or the config changes, or on demand.
+    """
+
+    transient = False
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class OrderInvalid(OrderError):
+    """The shop's order cannot be read into the canonical model (what field, what value)."""
+
+
+class MappingError(OrderError):
+    """The order is readable but cannot become a document under this config."""
+
+
+class RemoteRejected(OrderError):
+    """The accounting system refused the document (validation) and said why."""
+
+
+class RemoteUnavailable(OrderError):
+    """Network trouble, rate limit or a 5xx: nothing is wrong with the order; retried later."""
+
+    transient = True
+
+
+class OutcomeUnknown(RemoteUnavailable):
+    """A write was sent and its answer never came: resolved by lookup, never by blind retry."""

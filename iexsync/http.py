@@ -1,0 +1,223 @@
+"""One place for HTTP: sessions, timeouts, retries, rate limits, error classification.
+
+Rules every connector gets by using this module:
+- Reads (GET/HEAD) are retried with backoff on connection errors, 429 and 5xx, honouring
+  Retry-After (urllib3's Retry does this). Writes are never retried blindly: a write
+  whose answer never came raises `OutcomeUnknown`, which the engine resolves by lookup.
+- Credentials never travel over plain http to a non-loopback host.
+- A client-side rate limit keeps us under the API's documented limit instead of
+  bouncing off 429s.
+- Error messages name the method and URL with secrets redacted.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import NewConnectionError
+from urllib3.util.retry import Retry
+
+from iexsync import errors
+from iexsync.redaction import redact
+
+DEFAULT_TIMEOUT = (5.0, 30.0)  # connect, read: seconds
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+TRANSIENT_STATUSES = (429, 500, 502, 503, 504)
+
+
+def is_loopback(host: str) -> bool:
+    if host in ("localhost", "localhost.localdomain") or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_transport(url: str, *, allow_insecure_http: bool, what: str) -> None:
+    """Refuse to send credentials in clear to anything but this machine."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise errors.ConfigError([f"{what}: {url!r} is not an http(s) URL"])
+    if parts.scheme == "http" and not is_loopback(parts.hostname) and not allow_insecure_http:
+        raise errors.ConfigError(
+            [
+                f"{what}: {url} uses plain http, so the credentials would travel in clear; "
+                "use https (or set allow_insecure_http: true if you really must)"
+            ]
+        )
+
+
+class RateLimiter:
+    """A token bucket shared by the threads of one connector: `rate` calls per second."""
+
+    def __init__(self, rate: float | None, burst: int = 1):
+        self.rate = rate
+        self.capacity = max(1, burst)
+        self.tokens = float(self.capacity)
+        self.updated = time.monotonic()
+        self.lock = threading.Lock()
+
+    def acquire(self) -> None:
+        if not self.rate:
+            return
+        while True:
+            with self.lock:
+                now = time.monotonic()
+                self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
+                self.updated = now
+                if self.tokens >= 1:
+                    self.tokens -= 1
+                    return
+                wait = (1 - self.tokens) / self.rate
+            time.sleep(wait)
+
+
+class Client:
+    """A requests session bound to one API's base URL, with our policies applied."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        what: str,
+        headers: Mapping[str, str] | None = None,
+        auth: Any = None,
+        params: Mapping[str, str] | None = None,
+        allow_insecure_http: bool = False,
+        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+        retries: int = 4,
+        backoff: float = 0.5,
+        rate_limit: float | None = None,
+        burst: int = 1,
+        pool_size: int = 10,
+    ):
+        check_transport(base_url, allow_insecure_http=allow_insecure_http, what=what)
+        self.base_url = base_url.rstrip("/")
+        self.what = what
+        self.timeout = timeout
+        self.limiter = RateLimiter(rate_limit, burst)
+        self.calls = 0  # requests sent, for benchmarks and the summary
+        self.session = requests.Session()
+        self.session.headers.update({"Accept": "application/json", "User-Agent": "iexsync"})
+        self.session.headers.update(headers or {})
+        self.session.auth = auth
+        self.session.params = dict(params or {})
+        retry = Retry(
+            total=retries,
+            connect=retries,
+            read=retries,
+            status=retries,
+            backoff_factor=backoff,
+            backoff_max=30,
+            status_forcelist=TRANSIENT_STATUSES,
+            allowed_methods=SAFE_METHODS,
+            respect_retry_after_header=True,
+            raise_on_status=False,
+        )
+        adapter = HTTPAdapter(max_retries=retry, pool_connections=pool_size, pool_maxsize=pool_size)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+
+    def url(self, path: str) -> str:
+        if path.startswith(("http://", "https://")):
+            return path
+        return f"{self.base_url}/{path.lstrip('/')}"
+
+    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """Send one request; transport failures become OrderError subclasses.
+
+        The response is returned whatever its status: the connector knows what its
+        vendor's error bodies mean, and calls `raise_for_status` with its own reader.
+        """
+        method = method.upper()
+        url = self.url(path)
+        kwargs.setdefault("timeout", self.timeout)
+        self.limiter.acquire()
+        self.calls += 1
+        try:
+            return self.session.request(method, url, **kwargs)
+        except requests.exceptions.ConnectTimeout as exc:
+            raise errors.RemoteUnavailable(self._describe(method, url, "timed out connecting")) from _clean(exc)
+        except requests.exceptions.ConnectionError as exc:
+            if method not in SAFE_METHODS and not _never_sent(exc):
+                raise errors.OutcomeUnknown(
+                    self._describe(method, url, "connection broke before the answer came")
+                ) from _clean(exc)
+            raise errors.RemoteUnavailable(self._describe(method, url, "could not connect")) from _clean(exc)
+        except requests.exceptions.Timeout as exc:
+            if method in SAFE_METHODS:
+                raise errors.RemoteUnavailable(self._describe(method, url, "timed out")) from _clean(exc)
+            raise errors.OutcomeUnknown(self._describe(method, url, "no answer in time")) from _clean(exc)
+        except requests.exceptions.RequestException as exc:
+            raise errors.RemoteUnavailable(self._describe(method, url, type(exc).__name__)) from _clean(exc)
+
+    def _describe(self, method: str, url: str, what_happened: str) -> str:
+        return redact(f"{self.what}: {method} {strip_query(url)} {what_happened}")
+
+    def close(self) -> None:
+        self.session.close()
+
+
+def strip_query(url: str) -> str:
+    """URLs in messages lose their query: it may hold credentials (WooCommerce's fallback)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}"
+
+
+def classify_status(response: requests.Response, what: str, detail: str = "") -> None:
+    """Raise the right error for a non-2xx answer; return for a 2xx.
+
+    401/403 are the run's problem (credentials), not the order's.
+    429 and 5xx on reads are transient; a 5xx on a write may have been applied, so it is
+    an unknown outcome. 429 means the request was refused, so it is only transient.
+    """
+    status = response.status_code
+    if status < 300:
+        return
+    method = response.request.method or "GET"
+    where = f"{what}: {method} {strip_query(response.url)} answered {status}"
+    message = redact(f"{where}: {detail}" if detail else where)
+    if status in (401, 403):
+        raise errors.CredentialsRejected(message)
+    if status == 429:
+        raise errors.RemoteUnavailable(message)
+    if status >= 500:
+        if method in SAFE_METHODS:
+            raise errors.RemoteUnavailable(message)
+        raise errors.OutcomeUnknown(message)
+    raise errors.RemoteRejected(message)
+
+
+def json_body(response: requests.Response, what: str) -> Any:
+    """The JSON body, or a clear error naming what came instead (an HTML login page, say)."""
+    try:
+        return response.json()
+    except ValueError:
+        kind = response.headers.get("Content-Type", "no content type")
+        start = response.text[:80].strip().replace("\n", " ")
+        raise errors.RemoteUnavailable(
+            redact(
+                f"{what}: {strip_query(response.url)} answered {kind} instead of JSON "
+                f"(starts {start!r}); a security plugin, maintenance mode or a proxy may be in the way"
+            )
+        ) from None
+
+
+def _never_sent(exc: requests.exceptions.ConnectionError) -> bool:
+    """A connection that could not be opened means the request never left: safe to retry."""
+    reason = exc.args[0] if exc.args else None
+    reason = getattr(reason, "reason", reason)  # urllib3's MaxRetryError wraps the cause
+    return isinstance(reason, NewConnectionError)
+
+
+def _clean(exc: BaseException) -> BaseException:
+    """Chained exceptions carry URLs; keep the type, redact the text."""
+    return type(exc)(redact(strip_query(str(exc)))) if str(exc) else exc

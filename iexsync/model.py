@@ -1,0 +1,125 @@
+"""The canonical order: what every shop connector produces and the mapping consumes.
+
+Money is Decimal in the order's currency, rounded by its rules; times are timezone-aware.
+Totals are derived from the lines and compared with the shop's own (`shop_total`).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from iexsync.money import ZERO, round_money
+
+
+class LineKind(str, enum.Enum):
+    PRODUCT = "product"
+    SHIPPING = "shipping"
+    FEE = "fee"
+    DISCOUNT = "discount"
+
+
+@dataclass(frozen=True)
+class Address:
+    name: str = ""
+    company: str = ""
+    street: str = ""
+    street2: str = ""
+    city: str = ""
+    postcode: str = ""
+    state: str = ""
+    country: str = ""  # ISO 3166-1 alpha-2, upper case
+
+
+@dataclass(frozen=True)
+class Customer:
+    name: str
+    email: str = ""
+    company: str = ""
+    phone: str = ""
+    vat_number: str = ""
+    ean: str = ""
+    shop_customer_id: str = ""  # empty for a guest
+    billing: Address = field(default_factory=Address)
+    shipping: Address = field(default_factory=Address)
+
+    @property
+    def is_business(self) -> bool:
+        return bool(self.company or self.vat_number)
+
+
+@dataclass(frozen=True)
+class Line:
+    kind: LineKind
+    text: str
+    quantity: Decimal
+    unit_net: Decimal  # per unit, before VAT; may have more decimals than the currency
+    net: Decimal  # the line's total before VAT, as the shop reports it
+    vat: Decimal  # the VAT on the line, as the shop reports it
+    vat_rate: Decimal  # percent, e.g. Decimal("25")
+    sku: str = ""
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def gross(self) -> Decimal:
+        return self.net + self.vat
+
+
+@dataclass(frozen=True)
+class Refund:
+    refund_id: str
+    amount: Decimal  # positive: what was given back, VAT included
+    reason: str = ""
+    created: datetime | None = None
+    lines: tuple[Line, ...] = ()  # returned items, quantities positive
+
+
+@dataclass(frozen=True)
+class Payment:
+    method_id: str = ""
+    title: str = ""
+    transaction_id: str = ""
+
+
+@dataclass(frozen=True)
+class Totals:
+    net: Decimal
+    vat: Decimal
+    gross: Decimal
+
+
+@dataclass(frozen=True)
+class Order:
+    order_id: str
+    number: str
+    state: str
+    currency: str
+    created: datetime
+    modified: datetime
+    customer: Customer
+    lines: tuple[Line, ...]
+    shop_total: Decimal  # what the shop says the customer pays, VAT included
+    shop_total_tax: Decimal
+    prices_include_tax: bool = False
+    paid: datetime | None = None
+    payment: Payment = field(default_factory=Payment)
+    customer_note: str = ""
+    custom_fields: dict[str, Any] = field(default_factory=dict)
+    refunds: tuple[Refund, ...] = ()
+    source: str = ""  # the shop's name for where it came from, e.g. "woocommerce"
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def totals(self) -> Totals:
+        net = sum((line.net for line in self.lines), ZERO)
+        vat = sum((line.vat for line in self.lines), ZERO)
+        return Totals(
+            net=round_money(net, self.currency),
+            vat=round_money(vat, self.currency),
+            gross=round_money(net + vat, self.currency),
+        )
+
+    def vat_rates(self) -> set[Decimal]:
+        return {line.vat_rate for line in self.lines}

@@ -1,0 +1,1 @@
+"""Shop connectors: each turns a platform's orders into canonical `Order`s."""
