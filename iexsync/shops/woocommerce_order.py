@@ -1,0 +1,442 @@
+"""A WooCommerce REST v3 order (JSON) → the canonical Order.
+
+Shared by the `file` shop (a folder of such JSON files) and the `woocommerce` connector.
+Facts this relies on (WooCommerce REST API docs, wp-api-v3 `_orders.md`):
+- money is a string with 2 decimals; `line_items[].total` is the line's net after
+  coupons and `subtotal` before them, even when `prices_include_tax` is true;
+- `taxes[]` on each line names tax rate ids that `tax_lines[]` describe;
+  `tax_lines[].rate_percent` (WooCommerce 3.7+) gives the rate, else it is derived;
+- the `*_gmt` twins of the dates are UTC without an offset.
+Every problem raises OrderInvalid naming the field and the value, so the log says what to fix.
+"""
+
+from __future__ import annotations
+
+import html
+from decimal import Decimal
+from typing import Any
+
+from iexsync.errors import OrderInvalid
+from iexsync.model import Address, Customer, Line, LineKind, Order, Payment, Refund
+from iexsync.money import ZERO, MoneyError, parse_decimal, parse_money, round_money
+from iexsync.timeutil import parse_time
+
+SOURCE = "woocommerce"
+
+# Meta keys under which common EU VAT plugins store the buyer's VAT number and EAN.
+VAT_NUMBER_KEYS = (
+    "_billing_vat_number", "billing_vat_number", "_vat_number", "vat_number",
+    "_billing_eu_vat_number", "_eu_vat_number", "billing_eu_vat_number", "_billing_vat",
+    "yweu_billing_vat",
+)
+EAN_KEYS = ("_billing_ean", "billing_ean", "_ean", "ean", "_billing_ean_number", "ean_number")
+
+MAX_TEXT = 2000  # a line text longer than this is cut: no accounting system takes more
+
+
+def parse_order(raw: Any, refunds: list[dict[str, Any]] | None = None) -> Order:
+    """The canonical order for one WooCommerce order object.
+
+    `refunds` are the order's refund objects from /orders/<id>/refunds, with line items;
+    without them the summary in the order's own `refunds` array is used.
+    """
+    if not isinstance(raw, dict):
+        raise OrderInvalid(f"the order is a {type(raw).__name__}, expected a JSON object")
+    reader = _Reader(raw)
+    return reader.order(refunds)
+
+
+class _Reader:
+    def __init__(self, raw: dict[str, Any]):
+        self.raw = raw
+        self.currency = "USD"
+
+    # --- fields -------------------------------------------------------------------------
+    def field(self, obj: dict[str, Any], key: str, path: str, kind: type | tuple[type, ...], default: Any = ...) -> Any:
+        value = obj.get(key, default)
+        if value is ...:
+            raise OrderInvalid(f"{path}{key} is missing")
+        if value is None and default is not ...:
+            return default
+        if not isinstance(value, kind) or isinstance(value, bool) and bool not in _as_tuple(kind):
+            raise OrderInvalid(f"{path}{key} is {_show(value)}, expected {_kind_name(kind)}")
+        return value
+
+    def text(self, obj: dict[str, Any], key: str, path: str = "") -> str:
+        value = self.field(obj, key, path, (str, int), "")
+        return html.unescape(str(value)).strip()[:MAX_TEXT]
+
+    def money(self, obj: dict[str, Any], key: str, path: str, default: Any = ...) -> Decimal:
+        value = obj.get(key, default)
+        if value is ...:
+            raise OrderInvalid(f"{path}{key} is missing")
+        try:
+            return parse_money(value, f"{path}{key}", self.currency)
+        except MoneyError as exc:
+            raise OrderInvalid(str(exc)) from None
+
+    def time(self, key: str, required: bool = True):
+        value = self.raw.get(key)
+        if value in (None, "") and not required:
+            return None
+        try:
+            return parse_time(value, key)
+        except ValueError as exc:
+            raise OrderInvalid(str(exc)) from None
+
+    # --- the order ----------------------------------------------------------------------
+    def order(self, refunds: list[dict[str, Any]] | None) -> Order:
+        raw = self.raw
+        order_id = self.field(raw, "id", "", (int, str))
+        currency = self.field(raw, "currency", "", str)
+        if not (len(currency) == 3 and currency.isalpha()):
+            raise OrderInvalid(f"currency is {_show(currency)}, expected a 3-letter ISO code such as DKK")
+        self.currency = currency.upper()
+        status = self.field(raw, "status", "", str)
+        if not status.strip():
+            raise OrderInvalid("status is empty")
+        created = self.time("date_created_gmt") if raw.get("date_created_gmt") else self.time("date_created")
+        modified = self.time("date_modified_gmt") if raw.get("date_modified_gmt") else self.time("date_modified")
+        paid = self.time("date_paid_gmt", required=False)
+        rates = self.tax_rates()
+        lines: list[Line] = []
+        lines += self.product_lines(rates)
+        lines += self.discount_lines(lines)
+        lines += self.shipping_lines(rates)
+        lines += self.fee_lines(rates)
+        custom = self.custom_fields()
+        return Order(
+            order_id=str(order_id),
+            number=self.text(raw, "number") or str(order_id),
+            state=status.strip(),
+            currency=self.currency,
+            created=created,
+            modified=modified,
+            paid=paid,
+            customer=self.customer(custom),
+            lines=tuple(lines),
+            shop_total=self.money(raw, "total", ""),
+            shop_total_tax=self.money(raw, "total_tax", "", "0"),
+            prices_include_tax=bool(raw.get("prices_include_tax", False)),
+            payment=Payment(
+                method_id=self.text(raw, "payment_method"),
+                title=self.text(raw, "payment_method_title"),
+                transaction_id=self.text(raw, "transaction_id"),
+            ),
+            customer_note=self.text(raw, "customer_note"),
+            custom_fields=custom,
+            refunds=self.refunds(refunds),
+            source=SOURCE,
+            raw=raw,
+        )
+
+    def items(self, key: str) -> list[dict[str, Any]]:
+        value = self.raw.get(key) or []
+        if not isinstance(value, list):
+            raise OrderInvalid(f"{key} is {_show(value)}, expected a list")
+        for index, item in enumerate(value):
+            if not isinstance(item, dict):
+                raise OrderInvalid(f"{key}[{index}] is {_show(item)}, expected an object")
+        return value
+
+    def tax_rates(self) -> dict[str, Decimal | None]:
+        """rate id → percent (None where the shop does not say: derived per line)."""
+        rates: dict[str, Decimal | None] = {}
+        for index, tax in enumerate(self.items("tax_lines")):
+            rate_id = str(self.field(tax, "rate_id", f"tax_lines[{index}].", (int, str)))
+            percent = tax.get("rate_percent")
+            if percent is None:
+                rates[rate_id] = None
+                continue
+            try:
+                rates[rate_id] = parse_decimal(percent, f"tax_lines[{index}].rate_percent")
+            except MoneyError as exc:
+                raise OrderInvalid(str(exc)) from None
+            if not ZERO <= rates[rate_id] <= 100:  # type: ignore[operator]
+                raise OrderInvalid(f"tax_lines[{index}].rate_percent is {percent!r}, expected 0 to 100")
+        return rates
+
+    def line_rate(self, item: dict[str, Any], path: str, rates: dict[str, Decimal | None], net: Decimal, vat: Decimal) -> Decimal:
+        """The VAT percent on a line: the sum of the rates it was taxed at."""
+        taxes = item.get("taxes") or []
+        if not isinstance(taxes, list):
+            raise OrderInvalid(f"{path}taxes is {_show(taxes)}, expected a list")
+        charged = []
+        for index, tax in enumerate(taxes):
+            if not isinstance(tax, dict):
+                raise OrderInvalid(f"{path}taxes[{index}] is {_show(tax)}, expected an object")
+            amount = self.money(tax, "total", f"{path}taxes[{index}].", "0")
+            if amount != ZERO:
+                charged.append(str(tax.get("id")))
+        if vat == ZERO or not charged:
+            return ZERO
+        known = [rates.get(rate_id) for rate_id in charged]
+        if all(rate is not None for rate in known):
+            return sum(known, ZERO)  # type: ignore[arg-type]
+        if net == ZERO:
+            raise OrderInvalid(f"{path}total is 0 but VAT {vat} was charged; cannot tell the VAT rate")
+        return derive_rate(net, vat)
+
+    def product_lines(self, rates: dict[str, Decimal | None]) -> list[Line]:
+        lines = []
+        for index, item in enumerate(self.items("line_items")):
+            path = f"line_items[{index}]."
+            quantity = self.quantity(item, path)
+            subtotal = self.money(item, "subtotal", path, item.get("total", ...))
+            subtotal_tax = self.money(item, "subtotal_tax", path, item.get("total_tax", "0"))
+            total = self.money(item, "total", path)
+            total_tax = self.money(item, "total_tax", path, "0")
+            rate = self.line_rate(item, path, rates, total if total else subtotal, total_tax if total else subtotal_tax)
+            meta = _meta_dict(item.get("meta_data"))
+            lines.append(
+                Line(
+                    kind=LineKind.PRODUCT,
+                    text=self.text(item, "name", path) or f"Product {item.get('product_id', '')}".strip(),
+                    sku=self.text(item, "sku", path),
+                    quantity=quantity,
+                    unit_net=unit_price(subtotal, quantity),
+                    net=subtotal,
+                    vat=subtotal_tax,
+                    vat_rate=rate,
+                    meta={
+                        "product_id": item.get("product_id"),
+                        "variation_id": item.get("variation_id"),
+                        "discounted_net": str(total),
+                        "discounted_vat": str(total_tax),
+                        **({"attributes": meta} if meta else {}),
+                    },
+                )
+            )
+        return lines
+
+    def quantity(self, item: dict[str, Any], path: str) -> Decimal:
+        try:
+            quantity = parse_decimal(item.get("quantity"), f"{path}quantity")
+        except MoneyError as exc:
+            raise OrderInvalid(str(exc)) from None
+        if quantity <= 0:
+            raise OrderInvalid(f"{path}quantity is {item.get('quantity')!r}; an order line needs a positive quantity")
+        return quantity
+
+    def discount_lines(self, products: list[Line]) -> list[Line]:
+        """Coupons, one line per VAT rate: what the lines' subtotals lose to reach their totals.
+
+        Product lines carry the price before coupons, so the discount shows on the document
+        the way the customer saw it, and the sum still equals the shop's total.
+        """
+        by_rate: dict[Decimal, tuple[Decimal, Decimal]] = {}
+        for line in products:
+            net_off = line.net - Decimal(line.meta["discounted_net"])
+            vat_off = line.vat - Decimal(line.meta["discounted_vat"])
+            if net_off or vat_off:
+                old_net, old_vat = by_rate.get(line.vat_rate, (ZERO, ZERO))
+                by_rate[line.vat_rate] = (old_net + net_off, old_vat + vat_off)
+        if not by_rate:
+            return []
+        codes = [self.text(c, "code") for c in self.items("coupon_lines")]
+        label = "Discount" + (f" ({', '.join(c for c in codes if c)})" if any(codes) else "")
+        return [
+            Line(
+                kind=LineKind.DISCOUNT,
+                text=label if len(by_rate) == 1 else f"{label} {rate.normalize():f}% VAT",
+                quantity=Decimal(1),
+                unit_net=-net,
+                net=-net,
+                vat=-vat,
+                vat_rate=rate,
+                meta={"coupons": codes},
+            )
+            for rate, (net, vat) in sorted(by_rate.items(), reverse=True)
+        ]
+
+    def shipping_lines(self, rates: dict[str, Decimal | None]) -> list[Line]:
+        lines = []
+        for index, item in enumerate(self.items("shipping_lines")):
+            path = f"shipping_lines[{index}]."
+            net = self.money(item, "total", path)
+            vat = self.money(item, "total_tax", path, "0")
+            lines.append(
+                Line(
+                    kind=LineKind.SHIPPING,
+                    text=self.text(item, "method_title", path) or "Shipping",
+                    quantity=Decimal(1),
+                    unit_net=net,
+                    net=net,
+                    vat=vat,
+                    vat_rate=self.line_rate(item, path, rates, net, vat),
+                    meta={"method_id": item.get("method_id")},
+                )
+            )
+        return lines
+
+    def fee_lines(self, rates: dict[str, Decimal | None]) -> list[Line]:
+        lines = []
+        for index, item in enumerate(self.items("fee_lines")):
+            path = f"fee_lines[{index}]."
+            net = self.money(item, "total", path)
+            vat = self.money(item, "total_tax", path, "0")
+            lines.append(
+                Line(
+                    kind=LineKind.DISCOUNT if net < 0 else LineKind.FEE,  # a negative fee is a discount
+                    text=self.text(item, "name", path) or "Fee",
+                    quantity=Decimal(1),
+                    unit_net=net,
+                    net=net,
+                    vat=vat,
+                    vat_rate=self.line_rate(item, path, rates, net, vat),
+                    meta={"tax_status": item.get("tax_status")},
+                )
+            )
+        return lines
+
+    def custom_fields(self) -> dict[str, Any]:
+        meta = self.raw.get("meta_data") or []
+        if not isinstance(meta, list):
+            raise OrderInvalid(f"meta_data is {_show(meta)}, expected a list")
+        return _meta_dict(meta)
+
+    def address(self, key: str) -> tuple[Address, dict[str, Any]]:
+        value = self.raw.get(key) or {}
+        if not isinstance(value, dict):
+            raise OrderInvalid(f"{key} is {_show(value)}, expected an object")
+        path = f"{key}."
+        name = " ".join(p for p in (self.text(value, "first_name", path), self.text(value, "last_name", path)) if p)
+        country = self.text(value, "country", path).upper()
+        if country and not (len(country) == 2 and country.isalpha()):
+            raise OrderInvalid(f"{path}country is {_show(country)}, expected a 2-letter ISO code such as DK")
+        return (
+            Address(
+                name=name,
+                company=self.text(value, "company", path),
+                street=self.text(value, "address_1", path),
+                street2=self.text(value, "address_2", path),
+                city=self.text(value, "city", path),
+                postcode=self.text(value, "postcode", path),
+                state=self.text(value, "state", path),
+                country=country,
+            ),
+            value,
+        )
+
+    def customer(self, custom: dict[str, Any]) -> Customer:
+        billing, billing_raw = self.address("billing")
+        shipping, _ = self.address("shipping")
+        vat_number = _first(custom, VAT_NUMBER_KEYS) or _first(billing_raw, ("vat_number", "vat"))
+        ean = _first(custom, EAN_KEYS) or _first(billing_raw, ("ean",))
+        customer_id = self.raw.get("customer_id") or 0
+        name = billing.name or billing.company or shipping.name or self.text(billing_raw, "email", "billing.")
+        return Customer(
+            name=name or "Guest",
+            email=self.text(billing_raw, "email", "billing.").lower(),
+            company=billing.company,
+            phone=self.text(billing_raw, "phone", "billing."),
+            vat_number=vat_number.replace(" ", "").upper(),
+            ean=ean.replace(" ", ""),
+            shop_customer_id=str(customer_id) if customer_id not in (0, "0", "") else "",
+            billing=billing,
+            shipping=shipping if any((shipping.street, shipping.city, shipping.name)) else billing,
+        )
+
+    def refunds(self, detailed: list[dict[str, Any]] | None) -> tuple[Refund, ...]:
+        if detailed is not None:
+            return tuple(self.refund(r, f"refunds[{i}].") for i, r in enumerate(detailed))
+        summaries = self.items("refunds")
+        return tuple(
+            Refund(
+                refund_id=str(self.field(item, "id", f"refunds[{i}].", (int, str))),
+                amount=abs(self.money(item, "total", f"refunds[{i}].")),
+                reason=self.text(item, "reason", f"refunds[{i}]."),
+            )
+            for i, item in enumerate(summaries)
+        )
+
+    def refund(self, item: Any, path: str) -> Refund:
+        if not isinstance(item, dict):
+            raise OrderInvalid(f"{path[:-1]} is {_show(item)}, expected an object")
+        returned = []
+        for index, line in enumerate(item.get("line_items") or []):
+            line_path = f"{path}line_items[{index}]."
+            net = abs(self.money(line, "total", line_path))
+            vat = abs(self.money(line, "total_tax", line_path, "0"))
+            quantity = abs(parse_decimal(line.get("quantity", 1), f"{line_path}quantity")) or Decimal(1)
+            returned.append(
+                Line(
+                    kind=LineKind.PRODUCT,
+                    text=self.text(line, "name", line_path),
+                    sku=self.text(line, "sku", line_path),
+                    quantity=quantity,
+                    unit_net=unit_price(net, quantity),
+                    net=net,
+                    vat=vat,
+                    vat_rate=derive_rate(net, vat) if net and vat else ZERO,
+                )
+            )
+        created = item.get("date_created_gmt")
+        return Refund(
+            refund_id=str(self.field(item, "id", path, (int, str))),
+            amount=abs(self.money(item, "amount", path)),
+            reason=self.text(item, "reason", path),
+            created=parse_time(created, f"{path}date_created_gmt") if created else None,
+            lines=tuple(returned),
+        )
+
+
+def unit_price(net: Decimal, quantity: Decimal) -> Decimal:
+    """Net per unit to 4 decimals: the line's net stays the authority for totals."""
+    if quantity == 0:
+        return net
+    return (net / quantity).quantize(Decimal("0.0001"))
+
+
+# Standard and reduced VAT rates in use (EU member states, UK, NO, CH): a rate derived
+# from rounded amounts snaps to the nearest of these when it is within the rounding error.
+KNOWN_RATES = tuple(
+    Decimal(r)
+    for r in (
+        "27", "26", "25.5", "25", "24", "23", "22", "21", "20", "19", "18", "17", "16", "15", "14",
+        "13.5", "13", "12", "11", "10", "9.5", "9", "8.1", "8", "7.7", "7", "6", "5.5", "5",
+        "4", "3.8", "3", "2.6", "2.5", "2.1", "0",
+    )
+)
+
+
+def derive_rate(net: Decimal, vat: Decimal) -> Decimal:
+    """The VAT percent implied by rounded amounts; snapped to a known rate when close."""
+    raw_rate = vat / net * 100
+    # Both amounts are rounded to the cent, so the true rate lies within this band.
+    slack = (Decimal("0.005") / abs(net) + Decimal("0.005") / abs(net) * abs(raw_rate) / 100) * 100
+    for known in KNOWN_RATES:
+        if abs(known - raw_rate) <= slack:
+            return known
+    return round_money(raw_rate, "USD")
+
+
+def _first(values: dict[str, Any], keys: tuple[str, ...]) -> str:
+    for key in keys:
+        value = values.get(key)
+        if isinstance(value, (str, int)) and str(value).strip():
+            return str(value).strip()
+    return ""
+
+
+def _meta_dict(meta: Any) -> dict[str, Any]:
+    """WooCommerce's [{id, key, value}] as {key: value}; the last value of a key wins."""
+    result: dict[str, Any] = {}
+    for entry in meta or []:
+        if isinstance(entry, dict) and isinstance(entry.get("key"), str):
+            result[entry["key"]] = entry.get("value")
+    return result
+
+
+def _as_tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:
+    return kind if isinstance(kind, tuple) else (kind,)
+
+
+def _kind_name(kind: type | tuple[type, ...]) -> str:
+    names = {str: "text", int: "a whole number", dict: "an object", list: "a list", bool: "true or false"}
+    return " or ".join(names.get(k, k.__name__) for k in _as_tuple(kind))
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
