@@ -13,12 +13,13 @@ Every problem raises OrderInvalid naming the field and the value, so the log say
 from __future__ import annotations
 
 import html
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
 from iexsync.errors import OrderInvalid
 from iexsync.model import Address, Customer, Line, LineKind, Order, Payment, Refund
-from iexsync.money import ZERO, MoneyError, parse_decimal, parse_money, round_money
+from iexsync.money import ZERO, MoneyError, parse_decimal, parse_money, quantum, round_money
 from iexsync.timeutil import parse_time
 
 SOURCE = "woocommerce"
@@ -75,7 +76,7 @@ class _Reader:
         except MoneyError as exc:
             raise OrderInvalid(str(exc)) from None
 
-    def time(self, key: str, required: bool = True):
+    def time(self, key: str, required: bool = True) -> datetime | None:
         value = self.raw.get(key)
         if value in (None, "") and not required:
             return None
@@ -83,6 +84,25 @@ class _Reader:
             return parse_time(value, key)
         except ValueError as exc:
             raise OrderInvalid(str(exc)) from None
+
+    def local_time(self, key: str, required: bool = True) -> datetime | None:
+        """The UTC instant from `<key>_gmt`, shown in the shop's own offset.
+
+        WooCommerce sends the shop's local time and its GMT twin, both without offset;
+        their difference is the shop's offset, so the invoice date is the shop's date.
+        """
+        gmt_key = f"{key}_gmt"
+        if not self.raw.get(gmt_key):
+            return self.time(key, required)
+        instant = self.time(gmt_key, required)
+        local = self.time(key, required=False) if self.raw.get(key) else None
+        if instant is None or local is None:
+            return instant
+        offset = (local - instant).total_seconds()
+        minutes = round(offset / 60)
+        if abs(minutes) > 14 * 60:
+            return instant  # not a time-zone offset: trust the GMT field
+        return instant.astimezone(timezone(timedelta(minutes=minutes)))
 
     # --- the order ----------------------------------------------------------------------
     def order(self, refunds: list[dict[str, Any]] | None) -> Order:
@@ -95,9 +115,9 @@ class _Reader:
         status = self.field(raw, "status", "", str)
         if not status.strip():
             raise OrderInvalid("status is empty")
-        created = self.time("date_created_gmt") if raw.get("date_created_gmt") else self.time("date_created")
-        modified = self.time("date_modified_gmt") if raw.get("date_modified_gmt") else self.time("date_modified")
-        paid = self.time("date_paid_gmt", required=False)
+        created = self.local_time("date_created")
+        modified = self.local_time("date_modified")
+        paid = self.local_time("date_paid", required=False)
         rates = self.tax_rates()
         lines: list[Line] = []
         lines += self.product_lines(rates)
@@ -156,18 +176,31 @@ class _Reader:
                 raise OrderInvalid(f"tax_lines[{index}].rate_percent is {percent!r}, expected 0 to 100")
         return rates
 
-    def line_rate(self, item: dict[str, Any], path: str, rates: dict[str, Decimal | None], net: Decimal, vat: Decimal) -> Decimal:
-        """The VAT percent on a line: the sum of the rates it was taxed at."""
+    def line_rate(
+        self, item: dict[str, Any], path: str, rates: dict[str, Decimal | None], net: Decimal, vat: Decimal,
+        tax_key: str = "total",
+    ) -> Decimal:
+        """The VAT percent on a line: the sum of the rates it was taxed at.
+
+        `tax_key` names the `taxes[]` amount that goes with `net` ("subtotal" when the
+        line's net is its subtotal). Those amounts are unrounded ("1.125" where the line
+        says "1.13"), so a rate derived from them is exact: 7.5 %, not 7.53 % or 7.7 %.
+        """
         taxes = item.get("taxes") or []
         if not isinstance(taxes, list):
             raise OrderInvalid(f"{path}taxes is {_show(taxes)}, expected a list")
         charged = []
+        exact = ZERO
         for index, tax in enumerate(taxes):
             if not isinstance(tax, dict):
                 raise OrderInvalid(f"{path}taxes[{index}] is {_show(tax)}, expected an object")
-            amount = self.money(tax, "total", f"{path}taxes[{index}].", "0")
+            amount = self.money(tax, tax_key, f"{path}taxes[{index}].", "0")
             if amount != ZERO:
                 charged.append(str(tax.get("id")))
+                try:
+                    exact += parse_decimal(tax.get(tax_key), f"{path}taxes[{index}].{tax_key}")
+                except MoneyError as exc:
+                    raise OrderInvalid(str(exc)) from None
         if vat == ZERO or not charged:
             return ZERO
         known = [rates.get(rate_id) for rate_id in charged]
@@ -175,6 +208,9 @@ class _Reader:
             return sum(known, ZERO)  # type: ignore[arg-type]
         if net == ZERO:
             raise OrderInvalid(f"{path}total is 0 but VAT {vat} was charged; cannot tell the VAT rate")
+        # Trust the unrounded amounts only where they agree with the line's own VAT.
+        if abs(round_money(exact, self.currency) - vat) <= quantum(self.currency):
+            return derive_rate(net, exact)
         return derive_rate(net, vat)
 
     def product_lines(self, rates: dict[str, Decimal | None]) -> list[Line]:
@@ -186,7 +222,10 @@ class _Reader:
             subtotal_tax = self.money(item, "subtotal_tax", path, item.get("total_tax", "0"))
             total = self.money(item, "total", path)
             total_tax = self.money(item, "total_tax", path, "0")
-            rate = self.line_rate(item, path, rates, total if total else subtotal, total_tax if total else subtotal_tax)
+            if total:
+                rate = self.line_rate(item, path, rates, total, total_tax)
+            else:  # a line a coupon made free: its rate shows in the amounts before the coupon
+                rate = self.line_rate(item, path, rates, subtotal, subtotal_tax, tax_key="subtotal")
             meta = _meta_dict(item.get("meta_data"))
             lines.append(
                 Line(

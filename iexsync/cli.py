@@ -1,0 +1,165 @@
+"""The command line: parse, call `service`, format. No business logic lives here.
+
+One handler maps every UserError to its message and exit code (see errors.py).
+`--config FILE` is accepted before or after the command name.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from iexsync import __version__
+from iexsync.errors import EXIT_ORDER_ERRORS, UserError
+
+
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except UserError as exc:
+            from iexsync.redaction import redact
+
+            click.echo(f"iexsync: {redact(str(exc))}", err=True)
+            ctx.exit(exc.exit_code)
+
+
+def _remember_config(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:
+    if value is not None:
+        ctx.find_root().meta["iexsync.config"] = value
+
+
+config_option = click.option(
+    "--config", "-c", type=click.Path(dir_okay=False, path_type=Path), expose_value=False, callback=_remember_config,
+    help="The config file (default: $IEXSYNC_CONFIG, then the platform's config folder).",
+)
+
+
+def _settings(ctx: click.Context):
+    from iexsync import config
+
+    path = ctx.find_root().meta.get("iexsync.config") or config.default_config_path()
+    settings = config.load(path)
+    warning = config.check_permissions(Path(path))
+    if warning:
+        click.echo(warning, err=True)
+    return settings
+
+
+@click.group(cls=_Group)
+@config_option
+@click.version_option(__version__, prog_name="iexsync")
+def cli() -> None:
+    """Transfer webshop orders into the books: exactly once, right to the cent."""
+
+
+@cli.command()
+@config_option
+@click.option("--dry-run", is_flag=True, help="Decide everything and print the documents; write nothing.")
+@click.option("--order", "order_ids", multiple=True, help="Only this order id (again, even if unchanged); repeatable.")
+@click.option("--verbose", "-v", is_flag=True, help="Print the summary even when not on a terminal.")
+@click.pass_context
+def sync(ctx: click.Context, dry_run: bool, order_ids: tuple[str, ...], verbose: bool) -> None:
+    """Transfer every order that changed since the last run (run it from cron every 5 minutes)."""
+    from iexsync import service
+
+    settings = _settings(ctx)
+    result = service.sync(settings, dry_run=dry_run, order_ids=list(order_ids) or None)
+    if dry_run:
+        click.echo(json.dumps(result.planned, indent=2, ensure_ascii=False))
+    if verbose or dry_run or sys.stdout.isatty():
+        _summary(result)
+    elif result.errors:
+        # Not on a terminal (cron): stay quiet on success, but say what failed.
+        for event in result.events:
+            if event.outcome == "error":
+                click.echo(f"order {event.order}: {event.message}", err=True)
+    if result.errors:
+        ctx.exit(EXIT_ORDER_ERRORS)
+
+
+def _summary(result: Any) -> None:
+    from tabulate import tabulate
+
+    if result.events:
+        rows = [(e.order, e.state, e.outcome, e.document, e.message) for e in result.events]
+        click.echo(tabulate(rows, headers=("order", "state", "outcome", "document", "message"), maxcolwidths=[None, None, None, None, 70]))
+    counts = ", ".join(f"{n} {outcome}" for outcome, n in sorted(result.counts.items()))
+    click.echo(f"{result.orders_seen} orders read; {counts or 'nothing new'}" + (f"; {result.busy} held by another run" if result.busy else ""))
+
+
+@cli.group()
+def log() -> None:
+    """The log of what became of each order."""
+
+
+@log.command("search")
+@config_option
+@click.argument("query")
+@click.option("--json", "as_json", is_flag=True, help="A JSON list instead of a table.")
+@click.option("--limit", default=200, show_default=True, help="At most this many events.")
+@click.pass_context
+def log_search(ctx: click.Context, query: str, as_json: bool, limit: int) -> None:
+    """What became of an order: by number, id, e-mail, document number or words in the message."""
+    from iexsync import service
+
+    rows = service.search(_settings(ctx), query, limit)
+    keys = ("time", "order", "state", "outcome", "document", "message")
+    if as_json:
+        click.echo(json.dumps([{k: row[k] for k in keys} for row in rows], indent=2, ensure_ascii=False))
+        return
+    if not rows:
+        click.echo(f"nothing in the log matches {query!r}")
+        return
+    from tabulate import tabulate
+
+    click.echo(tabulate([[row[k] for k in keys] for row in rows], headers=keys, maxcolwidths=[None] * 5 + [70]))
+
+
+@cli.command()
+@config_option
+@click.pass_context
+def states(ctx: click.Context) -> None:
+    """The shop's order states, each marked allowed or not, with what it becomes."""
+    from tabulate import tabulate
+
+    from iexsync import service
+
+    rows = service.states(_settings(ctx))
+    click.echo(tabulate(
+        [(r["state"], "" if r["orders"] is None else r["orders"], "yes" if r["allowed"] else "no", r["becomes"]) for r in rows],
+        headers=("state", "orders", "allowed", "becomes"),
+    ))
+
+
+@cli.group("config")
+def config_group() -> None:
+    """Check the config, or print its JSON Schema."""
+
+
+@config_group.command("check")
+@config_option
+@click.pass_context
+def config_check(ctx: click.Context) -> None:
+    """Validate the config and report every problem at once; changes nothing."""
+    settings = _settings(ctx)
+    ignored = [s for s in settings.transfer.per_state if s not in settings.transfer.allowed_states]
+    for state in ignored:
+        click.echo(f"note: transfer.per_state.{state} applies only once {state!r} is in transfer.allowed_states", err=True)
+    click.echo(f"{settings.path}: ok")
+
+
+@config_group.command("schema")
+def config_schema() -> None:
+    """The JSON Schema of the config file, for editors that complete and check YAML."""
+    from iexsync import config
+
+    click.echo(json.dumps(config.full_schema(), indent=2))
+
+
+def main() -> None:
+    cli(prog_name="iexsync")

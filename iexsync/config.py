@@ -1,0 +1,473 @@
+"""The YAML config: read → ${ENV} → one JSON Schema → typed settings.
+
+Every problem is reported at once, each with its path (`transfer.allowed_states[1]`) and
+the file and line where it stands, before anything is written anywhere. The schema is
+built from the core part below plus each connector's own `CONFIG_SCHEMA`, so
+`iexsync config schema` publishes one schema editors can complete against.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import hashlib
+import json
+import os
+import re
+import stat
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from iexsync import redaction, registry
+from iexsync.errors import ConfigError
+
+DOCUMENTS = ("invoice", "order")
+
+_TRANSFER_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["allowed_states"],
+    "properties": {
+        "allowed_states": {
+            "type": "array", "minItems": 1, "uniqueItems": True,
+            "items": {"type": "string", "minLength": 1},
+            "description": "Order states that are transferred; an order in another state is logged 'Order state not allowed'.",
+        },
+        "document": {"enum": list(DOCUMENTS), "default": "invoice", "description": "What an order becomes."},
+        "book": {"type": "boolean", "default": False, "description": "Book invoices automatically."},
+        "per_state": {
+            "type": "object",
+            "description": "Handling by state, overriding `document` and `book`.",
+            "default": {},
+            "additionalProperties": {
+                "type": "object", "additionalProperties": False,
+                "properties": {"document": {"enum": list(DOCUMENTS)}, "book": {"type": "boolean"}},
+            },
+        },
+        "refunds": {"enum": ["credit_note", "ignore"], "default": "credit_note", "description": "What a refund becomes."},
+        "start_date": {
+            "type": ["string", "null"], "format": "date", "default": None,
+            "description": "Orders created before this date (YYYY-MM-DD) are not transferred.",
+        },
+        "update_drafts": {"type": "boolean", "default": True, "description": "A changed order updates its unbooked draft."},
+        "require_sku": {"type": "boolean", "default": False, "description": "An order with a product line without SKU is an error."},
+        "rounding_tolerance": {
+            "type": "number", "minimum": 0, "maximum": 1, "default": 0.02,
+            "description": "A difference up to this between the lines and the shop's total becomes a rounding line; more is an error.",
+        },
+        "overlap_minutes": {
+            "type": "integer", "minimum": 0, "maximum": 1440, "default": 10,
+            "description": "How far back each run re-reads before the cursor, for orders a shop saved late.",
+        },
+        "reference_prefix": {
+            "type": "string", "pattern": "^[A-Za-z0-9_-]{1,20}$", "default": "iexsync",
+            "description": "Starts the reference every document carries, e.g. iexsync:woocommerce:1234.",
+        },
+    },
+}
+
+_CORE_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "https://iexsync.invalid/config.schema.json",
+    "title": "iexsync configuration",
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["shop", "accounting", "transfer"],
+    "properties": {
+        "shop": {"type": "object", "description": "Where orders come from.", "required": ["platform"]},
+        "accounting": {"type": "object", "description": "Where documents go.", "required": ["system"]},
+        "transfer": _TRANSFER_SCHEMA,
+        "mappings": {
+            "type": "object", "default": {},
+            "description": "Document fields from templates over the order, e.g. heading: 'Order {{ order.number }}'.",
+            "additionalProperties": {"type": "string"},
+        },
+        "filters": {
+            "type": "array", "default": [],
+            "description": "Rules that skip an order: the first whose `skip_if` is true names the skip.",
+            "items": {
+                "type": "object", "additionalProperties": False, "required": ["name", "skip_if"],
+                "properties": {
+                    "name": {"type": "string", "minLength": 1},
+                    "skip_if": {"type": "string", "minLength": 1, "description": "An expression, e.g. order.total == 0"},
+                },
+            },
+        },
+        "log": {
+            "type": "object", "additionalProperties": False, "default": {},
+            "properties": {
+                "path": {"type": "string", "default": "iexsync.db", "description": "The SQLite log, relative to the config file."},
+                "lock_path": {"type": "string", "description": "The lock file; default: the log path plus .lock."},
+            },
+        },
+    },
+}
+
+
+@dataclass(frozen=True)
+class StateRule:
+    document: str
+    book: bool
+
+
+@dataclass(frozen=True)
+class TransferSettings:
+    allowed_states: tuple[str, ...]
+    document: str = "invoice"
+    book: bool = False
+    per_state: Mapping[str, StateRule] = field(default_factory=dict)
+    refunds: str = "credit_note"
+    start_date: dt.date | None = None
+    update_drafts: bool = True
+    require_sku: bool = False
+    rounding_tolerance: Decimal = Decimal("0.02")
+    overlap_minutes: int = 10
+    reference_prefix: str = "iexsync"
+
+    def rule_for(self, state: str) -> StateRule | None:
+        """What an order in `state` becomes, or None if the state is not allowed."""
+        if state not in self.allowed_states:
+            return None
+        return self.per_state.get(state) or StateRule(self.document, self.book)
+
+
+@dataclass(frozen=True)
+class Filter:
+    name: str
+    skip_if: str
+
+
+@dataclass(frozen=True)
+class Settings:
+    path: Path
+    shop: Mapping[str, Any]
+    accounting: Mapping[str, Any]
+    transfer: TransferSettings
+    mappings: Mapping[str, str]
+    filters: tuple[Filter, ...]
+    log_path: Path
+    lock_path: Path
+    fingerprint: str  # changes when the config changes: permanent errors are retried then
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent
+
+
+def full_schema(platforms: list[str] | None = None, systems: list[str] | None = None) -> dict[str, Any]:
+    """The whole config schema: the core plus every connector's section."""
+    schema = json.loads(json.dumps(_CORE_SCHEMA))
+    for key, kind, discriminator, names in (
+        ("shop", "shops", "platform", platforms),
+        ("accounting", "books", "system", systems),
+    ):
+        names = names if names is not None else registry.available(kind)
+        section = schema["properties"][key]
+        section["properties"] = {discriminator: {"enum": names, "description": f"One of: {', '.join(names)}."}}
+        section["allOf"] = []
+        for name in names:
+            connector = registry.load(kind, name)
+            own = connector.CONFIG_SCHEMA
+            section["allOf"].append(
+                {
+                    "if": {"properties": {discriminator: {"const": name}}, "required": [discriminator]},
+                    "then": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": list(own.get("required", [])),
+                        "properties": {discriminator: {"const": name}, **own.get("properties", {})},
+                    },
+                }
+            )
+    return schema
+
+
+def default_config_path() -> Path:
+    env = os.environ.get("IEXSYNC_CONFIG")
+    if env:
+        return Path(env)
+    from platformdirs import user_config_dir
+
+    return Path(user_config_dir("iexsync")) / "config.yaml"
+
+
+def load(path: Path | str) -> Settings:
+    """Read, substitute, validate and type the config; raise ConfigError with every problem."""
+    path = Path(path)
+    text = _read(path)
+    source = str(path)
+    try:
+        tree, lines = _parse_yaml(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError([f"the file is not valid YAML{where}: {problem}"], source) from None
+    if not isinstance(tree, dict):
+        raise ConfigError(["the file must hold a mapping with the keys shop, accounting and transfer"], source)
+
+    problems: list[str] = []
+    tree = _substitute_env(tree, (), problems, lines)
+    tree = _plain(tree)
+    platform = tree.get("shop", {}).get("platform") if isinstance(tree.get("shop"), dict) else None
+    system = tree.get("accounting", {}).get("system") if isinstance(tree.get("accounting"), dict) else None
+    schema = _schema_for(platform, system, problems, lines)
+    problems += _validate(tree, schema, lines)
+    if not problems:
+        problems += _template_problems(tree, lines)
+    if problems:
+        raise ConfigError(problems, source)
+    _register_secrets(tree)
+    return _typed(path, tree, text)
+
+
+def check_permissions(path: Path) -> str | None:
+    """A warning if a config that holds secrets can be read by other users."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return None
+    if mode & (stat.S_IRGRP | stat.S_IROTH) and _holds_secrets(path.read_text(encoding="utf-8", errors="replace")):
+        return f"warning: {path} holds secrets and can be read by other users; run: chmod 600 {path}"
+    return None
+
+
+# --- reading -----------------------------------------------------------------------------
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            [f"no config file at {path}; pass --config FILE or set IEXSYNC_CONFIG (see config.example.yaml)"]
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"cannot read {path}: {exc}"]) from None
+
+
+def _parse_yaml(text: str) -> tuple[Any, dict[tuple, int]]:
+    """The data and, for each path in it, the line it stands on (1-based)."""
+    node = yaml.compose(text, Loader=yaml.SafeLoader)
+    if node is None:
+        return None, {}
+    lines: dict[tuple, int] = {}
+    _record_lines(node, (), lines)
+    return yaml.safe_load(text), lines
+
+
+def _record_lines(node: yaml.Node, path: tuple, lines: dict[tuple, int]) -> None:
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            child = path + (key.value,)
+            lines[child] = key.start_mark.line + 1
+            _record_lines(value, child, lines)
+            lines[child] = key.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _record_lines(item, path + (index,), lines)
+
+
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def _substitute_env(value: Any, path: tuple, problems: list[str], lines: dict[tuple, int]) -> Any:
+    if isinstance(value, dict):
+        return {k: _substitute_env(v, path + (k,), problems, lines) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_substitute_env(v, path + (i,), problems, lines) for i, v in enumerate(value)]
+    if isinstance(value, str) and "${" in value:
+
+        def replace(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in os.environ:
+                problems.append(f"{_at(path, lines)}: the environment variable {name} is not set")
+                return ""
+            return os.environ[name]
+
+        return _ENV.sub(replace, value)
+    return value
+
+
+def _plain(value: Any) -> Any:
+    """YAML's dates become ISO strings so the schema sees what the admin wrote."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    return value
+
+
+# --- validating --------------------------------------------------------------------------
+
+def _schema_for(platform: Any, system: Any, problems: list[str], lines: dict[tuple, int]) -> dict[str, Any]:
+    """The schema for this file: only the named connectors are imported."""
+    platforms, systems = [], []
+    for name, kind, key, found in (
+        (platform, "shops", ("shop", "platform"), platforms),
+        (system, "books", ("accounting", "system"), systems),
+    ):
+        if not isinstance(name, str):
+            continue  # the schema reports the missing or mistyped key
+        try:
+            registry.load(kind, name)
+        except KeyError:
+            known = registry.names(kind)
+            problems.append(f"{_at(key, lines)}: unknown {key[1]} {name!r}{_did_you_mean(name, known)}; known: {', '.join(known)}")
+            continue
+        except ImportError as exc:
+            problems.append(f"{_at(key, lines)}: the {name!r} connector cannot be loaded: {exc}")
+            continue
+        found.append(name)
+    return full_schema(platforms, systems)
+
+
+def _validate(tree: dict[str, Any], schema: dict[str, Any], lines: dict[tuple, int]) -> list[str]:
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+    problems = []
+    for error in sorted(_leaf_errors(validator.iter_errors(tree)), key=lambda e: list(map(str, e.absolute_path))):
+        path = tuple(error.absolute_path)
+        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+            allowed = list(error.schema.get("properties", {}))
+            for key in sorted(set(error.instance) - set(allowed)):
+                problems.append(f"{_at(path + (key,), lines)}: unknown key {key!r}{_did_you_mean(key, allowed)}")
+        elif error.validator == "enum" and path and path[-1] in ("platform", "system"):
+            continue  # already said by _schema_for, with suggestions
+        else:
+            problems.append(f"{_at(path, lines)}: {_explain(error)}")
+    return problems
+
+
+def _leaf_errors(errors: Iterator[Any]) -> Iterator[Any]:
+    """The errors inside if/then and allOf, not the wrappers around them."""
+    for error in errors:
+        if error.context:
+            yield from _leaf_errors(iter(error.context))
+        else:
+            yield error
+
+
+def _explain(error: Any) -> str:
+    if error.validator == "required":
+        return error.message.replace("is a required property", "is missing")
+    if error.validator == "enum":
+        return f"{error.instance!r} is not one of {', '.join(map(repr, error.validator_value))}"
+    if error.validator == "format" and error.validator_value == "date":
+        return f"{error.instance!r} is not a date like 2026-01-01"
+    if error.validator == "type":
+        return f"{error.instance!r} should be {_type_name(error.validator_value)}"
+    return error.message
+
+
+def _type_name(kind: Any) -> str:
+    names = {"string": "text", "integer": "a whole number", "number": "a number", "boolean": "true or false",
+             "array": "a list", "object": "a mapping", "null": "empty"}
+    kinds = kind if isinstance(kind, list) else [kind]
+    return " or ".join(names.get(k, k) for k in kinds)
+
+
+def _at(path: tuple, lines: dict[tuple, int]) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    line = None
+    for length in range(len(path), -1, -1):
+        line = lines.get(tuple(path[:length]))
+        if line:
+            break
+    return f"{text or '(top)'} (line {line})" if line else (text or "(top)")
+
+
+def _did_you_mean(word: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _template_problems(tree: dict[str, Any], lines: dict[tuple, int]) -> list[str]:
+    from iexsync import templates
+
+    problems = []
+    for key, source in tree.get("mappings", {}).items():
+        problem = templates.syntax_problem(source, is_expression=False)
+        if problem:
+            problems.append(f"{_at(('mappings', key), lines)}: the template does not parse: {problem}")
+    for index, rule in enumerate(tree.get("filters", [])):
+        problem = templates.syntax_problem(rule["skip_if"], is_expression=True)
+        if problem:
+            problems.append(f"{_at(('filters', index, 'skip_if'), lines)}: the expression does not parse: {problem}")
+    return problems
+
+
+# --- typing ------------------------------------------------------------------------------
+
+def _register_secrets(tree: Any, key: str = "") -> None:
+    if isinstance(tree, dict):
+        for k, v in tree.items():
+            _register_secrets(v, k)
+    elif isinstance(tree, list):
+        for v in tree:
+            _register_secrets(v, key)
+    elif isinstance(tree, str) and redaction.is_secret_key(key):
+        redaction.register(tree)
+
+
+def _holds_secrets(text: str) -> bool:
+    try:
+        tree = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return False
+    found: list[bool] = []
+
+    def walk(value: Any, key: str = "") -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(v, str(k))
+        elif isinstance(value, str) and redaction.is_secret_key(key) and "${" not in value:
+            found.append(True)
+
+    walk(tree)
+    return bool(found)
+
+
+def _typed(path: Path, tree: dict[str, Any], text: str) -> Settings:
+    transfer = tree["transfer"]
+    base = path.parent
+    log = tree.get("log", {})
+    log_path = (base / log.get("path", "iexsync.db")).resolve()
+    lock_path = (base / log["lock_path"]).resolve() if log.get("lock_path") else Path(str(log_path) + ".lock")
+    start = transfer.get("start_date")
+    return Settings(
+        path=path.resolve(),
+        shop=tree["shop"],
+        accounting=tree["accounting"],
+        transfer=TransferSettings(
+            allowed_states=tuple(transfer["allowed_states"]),
+            document=transfer.get("document", "invoice"),
+            book=transfer.get("book", False),
+            per_state={
+                state: StateRule(rule.get("document", transfer.get("document", "invoice")), rule.get("book", transfer.get("book", False)))
+                for state, rule in transfer.get("per_state", {}).items()
+            },
+            refunds=transfer.get("refunds", "credit_note"),
+            start_date=dt.date.fromisoformat(start) if start else None,
+            update_drafts=transfer.get("update_drafts", True),
+            require_sku=transfer.get("require_sku", False),
+            rounding_tolerance=Decimal(str(transfer.get("rounding_tolerance", "0.02"))),
+            overlap_minutes=transfer.get("overlap_minutes", 10),
+            reference_prefix=transfer.get("reference_prefix", "iexsync"),
+        ),
+        mappings=tree.get("mappings", {}),
+        filters=tuple(Filter(f["name"], f["skip_if"]) for f in tree.get("filters", [])),
+        log_path=log_path,
+        lock_path=lock_path,
+        fingerprint=hashlib.sha256(json.dumps(tree, sort_keys=True).encode()).hexdigest()[:16],
+    )

@@ -1,0 +1,403 @@
+"""The decision for one order, and the run loop. Knows no platform and no accounting system.
+
+A run:
+1. resolves the intents an interrupted run left open, by looking each reference up in
+   the accounting system (found → recorded; not found → nothing was written, safe to write);
+2. reads the orders the shop changed since the cursor (minus an overlap window), plus the
+   orders due for a retry, each order once;
+3. for each order: decide (pure, read-only) → claim → decide again → act → log;
+4. moves the cursor only after every order it covers is committed in the log.
+
+Acting on a step: commit an intent, call the accounting system, commit the result, the
+event and the intent's closing in one transaction. A write whose answer never came
+leaves its intent open: the next run resolves it by lookup, never by a blind retry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from iexsync import mapping
+from iexsync.books.base import Books
+from iexsync.config import Settings
+from iexsync.document import Document, DocumentKind, DocumentRef
+from iexsync.errors import OrderError, OutcomeUnknown
+from iexsync.model import Order
+from iexsync.shops.base import BrokenOrder, Shop, ShopItem
+from iexsync.store import Intent, Store, Transfer
+from iexsync.timeutil import iso, parse_time
+
+NOT_ALLOWED = "Order state not allowed"
+
+# What each action is logged as when it succeeds.
+OUTCOME_OF = {"create": "transferred", "update": "updated", "book": "booked", "credit": "credited"}
+
+
+@dataclass(frozen=True)
+class Step:
+    """One thing to do (or say) about an order."""
+
+    outcome: str  # an OUTCOME; for actions the outcome they will have
+    message: str  # for actions, "{document}" is filled in with the document made
+    action: str = ""  # create | update | book | credit; empty: only log
+    document: Document | None = None
+    transfer: Transfer | None = None  # the existing document acted on
+
+    @property
+    def acts(self) -> bool:
+        return bool(self.action)
+
+
+@dataclass
+class Event:
+    order: str
+    state: str
+    outcome: str
+    document: str
+    message: str
+
+
+@dataclass
+class RunResult:
+    run: str = ""
+    counts: Counter = field(default_factory=Counter)
+    events: list[Event] = field(default_factory=list)  # what this run logged
+    planned: list[dict[str, Any]] = field(default_factory=list)  # --dry-run: what would be sent
+    orders_seen: int = 0
+    busy: int = 0  # orders another writer held
+
+    @property
+    def errors(self) -> int:
+        return self.counts["error"]
+
+
+class Engine:
+    def __init__(self, settings: Settings, shop: Shop, books: Books, store: Store, *, dry_run: bool = False,
+                 on_event: Callable[[Event], None] | None = None):
+        self.settings = settings
+        self.shop = shop
+        self.books = books
+        self.store = store
+        self.dry_run = dry_run
+        self.on_event = on_event
+        self.result = RunResult()
+        self._blocked: set[str] = set()  # orders whose open intent could not be resolved yet
+
+    # --- the run -----------------------------------------------------------------------------
+    def run(self, order_ids: list[str] | None = None) -> RunResult:
+        """One sync run; `order_ids` limits it to those orders (re-transfer on demand)."""
+        self.result.run = "dry-run" if self.dry_run else self.store.begin_run()
+        if not self.dry_run:
+            self.resolve_intents()
+        seen: set[str] = set()
+        if order_ids is not None:
+            for order_id in order_ids:
+                self._fetch_and_process(order_id, seen, forced=True)
+        else:
+            newest = self._process_changed(seen)
+            for order_id in self.store.due_orders(self.settings.fingerprint):
+                if order_id not in seen:
+                    self._fetch_and_process(order_id, seen)
+            if newest is not None and not self.dry_run:
+                self.store.set_cursor(self._cursor_name, iso(newest))
+        if not self.dry_run:
+            self.store.finish_run(dict(self.result.counts))
+        return self.result
+
+    @property
+    def _cursor_name(self) -> str:
+        return f"shop:{self.shop.name}"
+
+    def _process_changed(self, seen: set[str]) -> datetime | None:
+        """Every order changed since the cursor; returns the newest modification seen."""
+        stored = self.store.cursor(self._cursor_name)
+        since = None
+        if stored:
+            since = parse_time(stored, "cursor") - timedelta(minutes=self.settings.transfer.overlap_minutes)
+        newest = parse_time(stored, "cursor") if stored else None
+        for item in self.shop.changed_orders(since):
+            if item.order_id in seen:
+                continue  # a page boundary shifted under us: the order is handled once
+            seen.add(item.order_id)
+            self.process(item)
+            modified = item.modified
+            if modified is not None and (newest is None or modified > newest):
+                newest = modified
+        return newest
+
+    def _fetch_and_process(self, order_id: str, seen: set[str], forced: bool = False) -> None:
+        seen.add(order_id)
+        try:
+            item = self.shop.get_order(order_id)
+        except OrderError as exc:
+            self._log_failure(order_id, "", "", exc)
+            return
+        self.process(item, forced=forced)
+
+    # --- one order ---------------------------------------------------------------------------
+    def process(self, item: ShopItem, forced: bool = False) -> None:
+        """Decide and act on one order; nothing that goes wrong here stops the run."""
+        self.result.orders_seen += 1
+        if item.order_id in self._blocked:
+            return
+        if isinstance(item, BrokenOrder):
+            self._log(item.order_id, item.number, item.state, Step("error", f"The shop's order cannot be read: {item.error}"),
+                      source=item.raw)
+            return
+        order = item
+        try:
+            steps = self.decide(order)
+        except OrderError as exc:
+            self._log_failure(order.order_id, order.number, order.state, exc, order)
+            return
+        if self.dry_run:
+            for step in steps:
+                self._plan(order, step)
+            return
+        if not any(step.acts for step in steps):
+            for step in steps:
+                self._log(order.order_id, order.number, order.state, step, source=order.raw, forced=forced)
+            return
+        if not self.store.claim(order.order_id):
+            self.result.busy += 1  # another writer has it; the next run looks again
+            return
+        try:
+            # Decide again under the claim: another writer may have acted in between.
+            for step in self.decide(order):
+                self._carry_out(order, step, forced)
+        except OrderError as exc:
+            self._log_failure(order.order_id, order.number, order.state, exc, order)
+        finally:
+            self.store.release(order.order_id)
+
+    def decide(self, order: Order) -> list[Step]:
+        """What should happen to `order` now, from the order, the config and the log alone."""
+        transfer_rules = self.settings.transfer
+        start = transfer_rules.start_date
+        if start and order.created.date() < start:
+            return [Step("skipped", f"Order created {order.created.date()}, before the start date {start}")]
+        reason = mapping.skip_reason(self.settings, order)
+        if reason:
+            return [Step("skipped", f"Skipped by the filter {reason!r}")]
+        rule = transfer_rules.rule_for(order.state)
+        if rule is None:
+            return [Step("skipped", NOT_ALLOWED)]
+        kind = DocumentKind(rule.document)
+        document = mapping.build_document(self.settings, order, kind)
+        existing = self.store.transfer(document.reference)
+        steps: list[Step] = []
+        if existing is None:
+            steps.append(Step("transferred", "Transferred as {document}", "create", document))
+        elif not existing.booked:
+            if existing.fingerprint != document.fingerprint():
+                if transfer_rules.update_drafts:
+                    steps.append(Step("updated", "The order changed: {document} updated", "update", document, existing))
+                else:
+                    steps.append(Step("warning", f"The order changed after its {_kind_name(kind)} {existing.number} "
+                                      "was made; update_drafts is off, so it was left as it is"))
+        elif _money(document) != existing.totals:
+            steps.append(Step("warning", _booked_difference(existing, document)))
+        if rule.book and kind is DocumentKind.INVOICE and not (existing and existing.booked):
+            steps.append(Step("booked", "Booked {document}", "book", document))
+        if transfer_rules.refunds == "credit_note" and kind is DocumentKind.INVOICE and order.refunds:
+            steps += self._credit_steps(order, document, existing)
+        return steps
+
+    def _credit_steps(self, order: Order, invoice: Document, existing: Transfer | None) -> list[Step]:
+        steps = []
+        for refund in order.refunds:
+            note = mapping.build_credit_note(self.settings, order, refund, invoice.reference)
+            if self.store.transfer(note.reference) is not None:
+                continue  # credited once, never again
+            if existing is None or not existing.booked:
+                booking = self.settings.transfer.per_state.get(order.state)
+                will_book = booking.book if booking else self.settings.transfer.book
+                if not will_book:
+                    steps.append(Step("warning", f"Refund {refund.refund_id} ({refund.amount} {order.currency}) waits: "
+                                      "the invoice is not booked yet; it is credited once the invoice is booked"))
+                    continue
+            steps.append(Step("credited", f"Refund {refund.refund_id} credited as {{document}}", "credit", note))
+        return steps
+
+    # --- acting ------------------------------------------------------------------------------
+    def _carry_out(self, order: Order, step: Step, forced: bool) -> None:
+        if not step.acts:
+            self._log(order.order_id, order.number, order.state, step, source=order.raw, forced=forced)
+            return
+        document = step.document
+        assert document is not None
+        reference = document.reference
+        if step.action == "book":
+            current = self.store.transfer(reference)
+            if current is None or current.booked:
+                return  # the create before it failed, or it is booked already
+        intent = Intent(
+            reference=reference, order_id=order.order_id, order_number=order.number, action=step.action,
+            kind=document.kind.value, fingerprint=document.fingerprint(), totals=_money(document),
+            refund_id=document.refund_id, run=self.store.run,
+        )
+        self.store.open_intent(intent)
+        try:
+            ref = self._call(step, document)
+        except OutcomeUnknown as exc:
+            # The intent stays open: the next run looks the reference up before writing again.
+            self._log_failure(order.order_id, order.number, order.state, exc, order,
+                              suffix="; whether it was written is checked in the accounting system on the next run")
+            raise _Stop() from None
+        except OrderError as exc:
+            with self.store.transaction():
+                self.store.close_intent(reference)
+                self._log_in_transaction(order, _failure_step(exc), due=exc.transient, source=order.raw)
+            raise _Stop() from None
+        except BaseException:
+            raise  # credentials, the log, a bug: the intent stays open and the run stops
+        with self.store.transaction():
+            self.store.save_transfer(_transfer(intent, ref))
+            self.store.close_intent(reference)
+            message = step.message.format(document=f"{_kind_name(ref.kind)} {ref.number}")
+            done = Step(step.outcome, message, step.action, document)
+            self._log_in_transaction(order, done, ref=ref, source=order.raw, target=document.to_json())
+
+    def _call(self, step: Step, document: Document) -> DocumentRef:
+        if step.action == "create":
+            return self.books.create(document)
+        current = self.store.transfer(document.reference) if step.action != "credit" else None
+        if step.action == "update":
+            assert current is not None
+            return self.books.update(_ref(current), document)
+        if step.action == "book":
+            assert current is not None
+            return self.books.book(_ref(current))
+        invoice = self.store.transfer(document.credits_reference)
+        if invoice is None:
+            raise OrderError("the invoice to credit is not in the log")
+        return self.books.credit(_ref(invoice), document)
+
+    def resolve_intents(self) -> None:
+        """Settle every write an interrupted run left without a recorded answer."""
+        for intent in self.store.open_intents():
+            try:
+                found = self.books.find(intent.reference)
+            except OrderError:
+                self._blocked.add(intent.order_id)  # cannot tell yet: leave the order alone this run
+                continue
+            with self.store.transaction():
+                if found is not None and (intent.action in ("create", "credit") or found.booked or intent.action == "update"):
+                    recovered = _transfer(intent, found)
+                    if intent.action == "update":
+                        recovered = _replace_fingerprint(recovered, "")  # unknown content: update again
+                    self.store.save_transfer(recovered)
+                    if intent.action != "update":
+                        outcome = "booked" if intent.action == "book" else OUTCOME_OF[intent.action]
+                        self.store.log(
+                            order_id=intent.order_id, order_number=intent.order_number, state="", outcome=outcome,
+                            message=(f"Recovered after an interrupted run: {_kind_name(found.kind)} {found.number} "
+                                     "was found in the accounting system by its reference"),
+                            document_kind=found.kind.value, document_number=found.number,
+                        )
+                        self._count(Event(intent.order_number, "", outcome, f"{_kind_name(found.kind)} {found.number}",
+                                          "recovered after an interrupted run"))
+                self.store.close_intent(intent.reference)
+                self.store.mark_due(intent.order_id)
+
+    # --- logging -------------------------------------------------------------------------------
+    def _log_failure(self, order_id: str, number: str, state: str, exc: OrderError, order: Order | None = None,
+                     suffix: str = "") -> None:
+        step = Step("error", exc.message + suffix)
+        with self.store.transaction():
+            self._log_row(order_id, number, state, step, due=exc.transient, source=order.raw if order else None,
+                          email=order.customer.email if order else "")
+
+    def _log(self, order_id: str, number: str, state: str, step: Step, source: Any = None, forced: bool = False) -> None:
+        with self.store.transaction():
+            self._log_row(order_id, number, state, step, source=source, forced=forced)
+
+    def _log_in_transaction(self, order: Order, step: Step, *, due: bool = False, ref: DocumentRef | None = None,
+                            source: Any = None, target: Any = None) -> None:
+        self._log_row(order.order_id, order.number, order.state, step, due=due, ref=ref, source=source, target=target,
+                      email=order.customer.email)
+
+    def _log_row(self, order_id: str, number: str, state: str, step: Step, *, due: bool = False,
+                 ref: DocumentRef | None = None, source: Any = None, target: Any = None, email: str = "",
+                 forced: bool = False) -> None:
+        signature = _signature(step, state, ref)
+        logged = self.store.log(
+            order_id=order_id, order_number=number, state=state, outcome=step.outcome, message=step.message,
+            document_kind=ref.kind.value if ref else "", document_number=ref.number if ref else "",
+            email=email, source=source, target=target, signature=None if forced else signature, due=due,
+            config=self.settings.fingerprint,
+        )
+        if logged:
+            document = f"{_kind_name(ref.kind)} {ref.number}" if ref else ""
+            self._count(Event(number or order_id, state, step.outcome, document, step.message))
+
+    def _count(self, event: Event) -> None:
+        self.result.counts[event.outcome] += 1
+        self.result.events.append(event)
+        if self.on_event:
+            self.on_event(event)
+
+    def _plan(self, order: Order, step: Step) -> None:
+        self.result.counts[step.outcome] += 1
+        kind = _kind_name(step.document.kind) if step.document else ""
+        self.result.events.append(Event(order.number, order.state, step.outcome, kind,
+                                        step.message.format(document=f"a new {kind}" if step.action != "book" else "the invoice")))
+        if step.document is not None:
+            self.result.planned.append({"action": step.action, "document": step.document.to_json()})
+
+
+class _Stop(OrderError):
+    """This order's remaining steps must not run; its failure is already logged."""
+
+    def __init__(self) -> None:
+        super().__init__("")
+
+
+def _failure_step(exc: OrderError) -> Step:
+    return Step("error", exc.message)
+
+
+def _signature(step: Step, state: str, ref: DocumentRef | None) -> str:
+    text = "|".join((step.outcome, state, step.message, ref.reference if ref else ""))
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def _money(document: Document) -> dict[str, str]:
+    totals = document.totals
+    return {"net": str(totals.net), "vat": str(totals.vat), "gross": str(totals.gross)}
+
+
+def _booked_difference(existing: Transfer, document: Document) -> str:
+    before, now = existing.totals, _money(document)
+    parts = [f"{key} {before.get(key)} → {now[key]}" for key in ("net", "vat", "gross") if before.get(key) != now[key]]
+    return (f"The order's amounts changed after {_kind_name(DocumentKind(existing.kind))} {existing.number} was booked "
+            f"({', '.join(parts)} {document.currency}); a booked document is never changed: correct it in the "
+            "accounting system (e.g. with a credit note)")
+
+
+def _transfer(intent: Intent, ref: DocumentRef) -> Transfer:
+    return Transfer(
+        reference=intent.reference, order_id=intent.order_id, order_number=intent.order_number, kind=intent.kind,
+        number=ref.number, remote_id=ref.remote_id, booked=ref.booked, fingerprint=intent.fingerprint,
+        totals=intent.totals, refund_id=intent.refund_id,
+    )
+
+
+def _replace_fingerprint(transfer: Transfer, fingerprint: str) -> Transfer:
+    from dataclasses import replace
+
+    return replace(transfer, fingerprint=fingerprint)
+
+
+def _ref(transfer: Transfer) -> DocumentRef:
+    return DocumentRef(reference=transfer.reference, kind=DocumentKind(transfer.kind), number=transfer.number,
+                       remote_id=transfer.remote_id, booked=transfer.booked)
+
+
+def _kind_name(kind: DocumentKind) -> str:
+    return {"invoice": "invoice", "order": "order", "credit_note": "credit note"}[kind.value]

@@ -1,0 +1,171 @@
+"""Canonical order → canonical document: lines, VAT, the totals check, admin templates.
+
+Knows no platform and no accounting system. Every document leaves here summing, to
+the cent, to what the shop says the customer paid (or was refunded); where it cannot,
+the order gets an error that says by how much and what to look at.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from iexsync import templates
+from iexsync.config import Settings
+from iexsync.document import Document, DocumentKind, DocumentLine
+from iexsync.errors import MappingError
+from iexsync.model import Line, LineKind, Order, Refund, Totals
+from iexsync.money import ZERO, round_money
+
+
+def reference(settings: Settings, order: Order, kind: DocumentKind, refund_id: str = "") -> str:
+    """The stable key a document carries; the same order and kind give the same key, always."""
+    parts = [settings.transfer.reference_prefix, order.source, order.order_id, kind.value]
+    if refund_id:
+        parts.append(refund_id)
+    return ":".join(parts)
+
+
+def template_context(order: Order) -> dict[str, Any]:
+    return {"order": order, "customer": order.customer, "totals": order.totals()}
+
+
+def skip_reason(settings: Settings, order: Order) -> str | None:
+    """The name of the first filter that says skip, if any."""
+    context = template_context(order)
+    for rule in settings.filters:
+        try:
+            if templates.evaluate(rule.skip_if, context):
+                return rule.name
+        except Exception as exc:  # noqa: BLE001 - any failure inside an admin's expression
+            raise MappingError(f"the filter {rule.name!r} ({rule.skip_if}) fails on this order: {exc}") from None
+    return None
+
+
+def build_document(settings: Settings, order: Order, kind: DocumentKind) -> Document:
+    """The invoice or order document for `order`, checked against the shop's total."""
+    if settings.transfer.require_sku:
+        for number, line in enumerate(order.lines, start=1):
+            if line.kind is LineKind.PRODUCT and not line.sku:
+                raise MappingError(
+                    f"line {number} {line.text!r} has no SKU; give the product a SKU in the shop "
+                    "(or set transfer.require_sku: false)"
+                )
+    lines = [_document_line(line) for line in order.lines]
+    lines += _rounding(settings, order.currency, order.totals(), order.shop_total, "the order's lines")
+    return Document(
+        reference=reference(settings, order, kind),
+        kind=kind,
+        order_id=order.order_id,
+        order_number=order.number,
+        date=order.created.date(),
+        currency=order.currency,
+        customer=order.customer,
+        lines=tuple(lines),
+        totals=_totals(lines, order.currency),
+        payment=order.payment,
+        fields=_fields(settings, order),
+    )
+
+
+def build_credit_note(settings: Settings, order: Order, refund: Refund, credits: str) -> Document:
+    """The credit note for one refund, against the document referenced by `credits`.
+
+    Amounts are positive: the kind says it is a credit. Returned items are credited as
+    lines; whatever the refund holds beyond them (shipping, a goodwill amount) is split
+    over the order's VAT rates in proportion to what the order charged at each.
+    """
+    lines = [_document_line(line) for line in refund.lines]
+    returned = sum((line.net + line.vat for line in lines), ZERO)
+    rest = refund.amount - returned
+    if rest < 0:
+        raise MappingError(
+            f"refund {refund.refund_id}: the returned items add up to {returned} {order.currency}, "
+            f"more than the refunded amount {refund.amount}"
+        )
+    if rest > 0:
+        lines += _amount_only(order, rest, refund.reason)
+    return Document(
+        reference=reference(settings, order, DocumentKind.CREDIT_NOTE, refund.refund_id),
+        kind=DocumentKind.CREDIT_NOTE,
+        order_id=order.order_id,
+        order_number=order.number,
+        date=(refund.created or order.modified).date(),
+        currency=order.currency,
+        customer=order.customer,
+        lines=tuple(lines),
+        totals=_totals(lines, order.currency),
+        payment=order.payment,
+        fields=_fields(settings, order),
+        credits_reference=credits,
+        refund_id=refund.refund_id,
+    )
+
+
+def _document_line(line: Line) -> DocumentLine:
+    return DocumentLine(
+        kind=line.kind, text=line.text, quantity=line.quantity, unit_net=line.unit_net,
+        net=line.net, vat=line.vat, vat_rate=line.vat_rate, sku=line.sku,
+    )
+
+
+def _rounding(settings: Settings, currency: str, totals: Totals, expected: Decimal, what: str) -> list[DocumentLine]:
+    """A rounding line for a cent or two of difference; an error for more."""
+    difference = round_money(expected - totals.gross, currency)
+    if difference == 0:
+        return []
+    if abs(difference) > settings.transfer.rounding_tolerance:
+        raise MappingError(
+            f"{what} add up to {totals.gross} {currency} (net {totals.net} + VAT {totals.vat}) but the shop's "
+            f"total is {expected} {currency}, {difference:+} apart; look for a line the shop did not send "
+            "(a plugin's fee or discount), or raise transfer.rounding_tolerance if it is rounding"
+        )
+    return [
+        DocumentLine(
+            kind=LineKind.FEE, text="Rounding", quantity=Decimal(1), unit_net=difference,
+            net=difference, vat=ZERO, vat_rate=ZERO, sku="",
+        )
+    ]
+
+
+def _amount_only(order: Order, amount: Decimal, reason: str) -> list[DocumentLine]:
+    """`amount` (VAT included) split over the order's VAT rates by their share of its gross."""
+    by_rate: dict[Decimal, Decimal] = {}
+    for line in order.lines:
+        by_rate[line.vat_rate] = by_rate.get(line.vat_rate, ZERO) + line.gross
+    gross = sum(by_rate.values(), ZERO)
+    rates = sorted((r for r, g in by_rate.items() if g > 0), reverse=True) or [ZERO]
+    text = f"Refund: {reason}" if reason else "Refund"
+    lines, left = [], amount
+    for index, rate in enumerate(rates):
+        last = index == len(rates) - 1
+        part = left if last else round_money(amount * by_rate[rate] / gross, order.currency)
+        left -= part
+        vat = round_money(part * rate / (100 + rate), order.currency)
+        net = part - vat
+        lines.append(
+            DocumentLine(
+                kind=LineKind.FEE, text=text if len(rates) == 1 else f"{text} ({rate.normalize():f}% VAT)",
+                quantity=Decimal(1), unit_net=net, net=net, vat=vat, vat_rate=rate, sku="",
+            )
+        )
+    return lines
+
+
+def _totals(lines: list[DocumentLine], currency: str) -> Totals:
+    net = sum((line.net for line in lines), ZERO)
+    vat = sum((line.vat for line in lines), ZERO)
+    return Totals(round_money(net, currency), round_money(vat, currency), round_money(net + vat, currency))
+
+
+def _fields(settings: Settings, order: Order) -> dict[str, str]:
+    if not settings.mappings:
+        return {}
+    context = template_context(order)
+    fields = {}
+    for name, source in settings.mappings.items():
+        try:
+            fields[name] = templates.render(source, context)
+        except Exception as exc:  # noqa: BLE001 - any failure inside an admin's template
+            raise MappingError(f"the mapping {name!r} ({source}) fails on this order: {exc}") from None
+    return fields

@@ -1,0 +1,98 @@
+"""A folder of order JSON files as the shop: the embedded demo, imports of exported orders,
+and a platform-free way to test a config.
+
+Each `*.json` file holds one order (or a list of orders) in the WooCommerce REST v3 shape.
+A file that is not valid JSON, or an order that cannot be read, is an error for that
+order alone.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any, ClassVar
+
+from iexsync.errors import ConfigError, OrderError, OrderInvalid
+from iexsync.shops.base import BrokenOrder, ShopItem
+from iexsync.shops.woocommerce_order import parse_order
+
+MAX_FILE_BYTES = 50 * 1024 * 1024
+
+
+class FileShop:
+    CONFIG_SCHEMA: ClassVar[dict[str, Any]] = {
+        "type": "object",
+        "required": ["path"],
+        "properties": {
+            "path": {"type": "string", "description": "A folder of order JSON files (WooCommerce REST v3 shape), relative to the config file."},
+        },
+    }
+    name = "file"
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+
+    @classmethod
+    def from_config(cls, section: Mapping[str, Any], base_dir: Path) -> "FileShop":
+        folder = (base_dir / section["path"]).resolve()
+        if not folder.is_dir():
+            raise ConfigError([f"shop.path: {folder} is not a folder of order files"])
+        return cls(folder)
+
+    def changed_orders(self, since: datetime | None) -> Iterator[ShopItem]:
+        """Every order in the folder, whatever `since` says.
+
+        A folder has no trustworthy change feed (an export of old orders may be dropped in
+        at any time, with old modification dates), so each run reads every file; the log
+        makes an unchanged order cost nothing but the reading.
+        """
+        yield from self._all()
+
+    def get_order(self, order_id: str) -> ShopItem:
+        for item in self._all():
+            if item.order_id == order_id:
+                return item
+        raise OrderError(f"order {order_id} is not in {self.folder} any more")
+
+    def states(self) -> list[tuple[str, int | None]]:
+        counts: dict[str, int] = {}
+        for item in self._all():
+            if item.state:
+                counts[item.state] = counts.get(item.state, 0) + 1
+        return sorted(counts.items())
+
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> bool:
+        return False  # a folder sends no webhooks
+
+    def close(self) -> None:
+        pass
+
+    def _all(self) -> Iterator[ShopItem]:
+        for path in sorted(self.folder.glob("*.json")):
+            yield from _read(path)
+
+
+def _read(path: Path) -> Iterator[ShopItem]:
+    try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise ValueError(f"it is larger than {MAX_FILE_BYTES // 1024 // 1024} MB")
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, OSError) as exc:
+        yield BrokenOrder(order_id=f"file:{path.name}", error=f"{path.name} is not a readable JSON order: {exc}")
+        return
+    orders = data if isinstance(data, list) else [data]
+    for index, raw in enumerate(orders):
+        try:
+            yield parse_order(raw)
+        except OrderInvalid as exc:
+            raw_id = raw.get("id") if isinstance(raw, dict) else None
+            order_id = str(raw_id) if isinstance(raw_id, (int, str)) and str(raw_id) else f"file:{path.name}#{index}"
+            yield BrokenOrder(
+                order_id=order_id,
+                error=f"{path.name}: {exc.message}",
+                number=str(raw.get("number", "")) if isinstance(raw, dict) and isinstance(raw.get("number"), (str, int)) else "",
+                state=str(raw.get("status", "")) if isinstance(raw, dict) and isinstance(raw.get("status"), str) else "",
+                raw=raw if isinstance(raw, dict) else {},
+            )

@@ -1,0 +1,366 @@
+"""The SQLite log: events, transfers, intents, cursor, claims — one plain file anyone can open.
+
+Schema changes go through sqlite-utils' Migrations, from the first version on.
+WAL mode with synchronous=FULL: a commit that records a remote id survives a power cut.
+Every write that belongs together happens in one `BEGIN IMMEDIATE` transaction, so a
+kill at any instant leaves either the old state or the new, never half of each.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+from iexsync.errors import LogUnavailable
+from iexsync.redaction import redact
+from iexsync.timeutil import iso, utc_now
+
+# A claim older than this is stale even if its pid is alive again (pids are reused).
+CLAIM_TTL = timedelta(hours=1)
+
+OUTCOMES = ("transferred", "updated", "booked", "credited", "skipped", "warning", "error")
+
+migrations = Migrations("iexsync")
+
+
+@migrations()
+def m001_initial(db: Database) -> None:
+    db["events"].create(
+        {
+            "id": int, "time": str, "run": str, "order_id": str, "order_number": str, "state": str,
+            "outcome": str, "document_kind": str, "document_number": str, "message": str, "email": str,
+            "source": str, "target": str,
+        },
+        pk="id",
+    )
+    for column in ("order_number", "order_id", "document_number", "email"):
+        db["events"].create_index([column, "id"], index_name=f"events_by_{column}")
+    # One row per document: an order may have an order document, an invoice and credit notes.
+    db["transfers"].create(
+        {
+            "reference": str, "order_id": str, "order_number": str, "kind": str, "number": str,
+            "remote_id": str, "booked": int, "fingerprint": str, "totals": str, "refund_id": str,
+            "created_at": str, "updated_at": str,
+        },
+        pk="reference",
+    )
+    db["transfers"].create_index(["order_id"], index_name="transfers_by_order")
+    db["intents"].create(
+        {
+            "reference": str, "order_id": str, "order_number": str, "action": str, "kind": str, "fingerprint": str,
+            "totals": str, "refund_id": str, "run": str, "created_at": str,
+        },
+        pk="reference",
+    )
+    db["order_status"].create(
+        {
+            "order_id": str, "order_number": str, "signature": str, "outcome": str, "due": int,
+            "config": str, "updated_at": str,
+        },
+        pk="order_id",
+    )
+    db["order_status"].create_index(["due"], index_name="order_status_due")
+    db["cursors"].create({"name": str, "value": str}, pk="name")
+    db["claims"].create({"order_id": str, "run": str, "pid": int, "claimed_at": str}, pk="order_id")
+    db["runs"].create(
+        {"run": str, "started": str, "finished": str, "counts": str, "pid": int},
+        pk="run",
+    )
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """A document iexsync has written, as last seen."""
+
+    reference: str
+    order_id: str
+    order_number: str
+    kind: str
+    number: str
+    remote_id: str
+    booked: bool
+    fingerprint: str
+    totals: dict[str, str]
+    refund_id: str = ""
+
+
+@dataclass(frozen=True)
+class Intent:
+    """A remote write about to happen: committed before the call, closed with its result."""
+
+    reference: str
+    order_id: str
+    order_number: str
+    action: str  # create | update | book | credit
+    kind: str
+    fingerprint: str
+    totals: dict[str, str]
+    refund_id: str
+    run: str
+
+
+class Store:
+    def __init__(self, path: Path):
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(str(path), isolation_level=None, timeout=30, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA busy_timeout=30000")
+            self.db = Database(conn)
+            migrations.apply(self.db)
+        except (sqlite3.Error, OSError) as exc:
+            raise LogUnavailable(f"cannot open the log at {path}: {exc}; check the path and its permissions (log.path)") from None
+        self.conn = conn
+        self.run = ""
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # --- transactions ----------------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """BEGIN IMMEDIATE: takes the write lock up front, so check-then-write is atomic."""
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise LogUnavailable(f"the log at {self.path} cannot be written: {exc}") from None
+        try:
+            yield
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        try:
+            self.conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self.conn.execute("ROLLBACK")
+            raise LogUnavailable(f"the log at {self.path} cannot be written: {exc} (disk full or read-only?)") from None
+
+    def _execute(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
+        try:
+            return self.conn.execute(sql, params)
+        except sqlite3.OperationalError as exc:
+            if "readonly" in str(exc) or "disk" in str(exc) or "unable to open" in str(exc):
+                raise LogUnavailable(f"the log at {self.path} cannot be written: {exc}") from None
+            raise
+
+    # --- runs -------------------------------------------------------------------------------
+    def begin_run(self) -> str:
+        self.run = utc_now().strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+        with self.transaction():
+            self._execute(
+                "INSERT INTO runs (run, started, pid) VALUES (?, ?, ?)", (self.run, iso(utc_now()), os.getpid())
+            )
+        return self.run
+
+    def finish_run(self, counts: dict[str, int]) -> None:
+        with self.transaction():
+            self._execute(
+                "UPDATE runs SET finished = ?, counts = ? WHERE run = ?", (iso(utc_now()), json.dumps(counts), self.run)
+            )
+
+    # --- events -----------------------------------------------------------------------------
+    def log(
+        self,
+        *,
+        order_id: str,
+        order_number: str,
+        state: str,
+        outcome: str,
+        message: str,
+        document_kind: str = "",
+        document_number: str = "",
+        email: str = "",
+        source: Any = None,
+        target: Any = None,
+        signature: str | None = None,
+        due: bool = False,
+        config: str = "",
+    ) -> bool:
+        """Append an event unless it repeats the order's last one (same signature).
+
+        Must run inside `transaction()`. Returns whether a row was written. The order's
+        status row remembers the signature and whether the order is due for a retry.
+        """
+        assert outcome in OUTCOMES, outcome
+        row = self._execute("SELECT signature FROM order_status WHERE order_id = ?", (order_id,)).fetchone()
+        repeated = signature is not None and row is not None and row[0] == signature
+        self._execute(
+            "INSERT INTO order_status (order_id, order_number, signature, outcome, due, config, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(order_id) DO UPDATE SET order_number = excluded.order_number, "
+            "signature = excluded.signature, outcome = excluded.outcome, due = excluded.due, config = excluded.config, "
+            "updated_at = excluded.updated_at",
+            (order_id, order_number, signature or "", outcome, int(due), config, iso(utc_now())),
+        )
+        if repeated:
+            return False
+        self._execute(
+            "INSERT INTO events (time, run, order_id, order_number, state, outcome, document_kind, document_number, "
+            "message, email, source, target) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                iso(utc_now()), self.run, order_id, order_number, state, outcome, document_kind, document_number,
+                redact(message), email.lower(), _dump(source), _dump(target),
+            ),
+        )
+        return True
+
+    def due_orders(self, config: str) -> list[str]:
+        """Orders to look at again: transient failures, and errors under an older config."""
+        rows = self._execute(
+            "SELECT order_id FROM order_status WHERE due = 1 OR (outcome = 'error' AND config != ?)", (config,)
+        )
+        return [r[0] for r in rows]
+
+    # --- transfers ------------------------------------------------------------------------
+    _TRANSFER_COLUMNS = (
+        "reference, order_id, order_number, kind, number, remote_id, booked, fingerprint, totals, refund_id"
+    )
+
+    def transfer(self, reference: str) -> Transfer | None:
+        row = self._execute(
+            f"SELECT {self._TRANSFER_COLUMNS} FROM transfers WHERE reference = ?", (reference,)
+        ).fetchone()
+        return _transfer(row) if row else None
+
+    def transfers_for(self, order_id: str) -> list[Transfer]:
+        rows = self._execute(
+            f"SELECT {self._TRANSFER_COLUMNS} FROM transfers WHERE order_id = ? ORDER BY created_at", (order_id,)
+        )
+        return [_transfer(row) for row in rows]
+
+    def save_transfer(self, transfer: Transfer) -> None:
+        """Inside the transaction that also logs the event and closes the intent."""
+        now = iso(utc_now())
+        self._execute(
+            f"INSERT INTO transfers ({self._TRANSFER_COLUMNS}, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(reference) DO UPDATE SET "
+            "order_number = excluded.order_number, number = excluded.number, remote_id = excluded.remote_id, "
+            "booked = excluded.booked, fingerprint = excluded.fingerprint, totals = excluded.totals, "
+            "updated_at = excluded.updated_at",
+            (
+                transfer.reference, transfer.order_id, transfer.order_number, transfer.kind, transfer.number,
+                transfer.remote_id, int(transfer.booked), transfer.fingerprint, json.dumps(transfer.totals),
+                transfer.refund_id, now, now,
+            ),
+        )
+
+    # --- intents: written and committed before every remote write ---------------------------
+    _INTENT_COLUMNS = "reference, order_id, order_number, action, kind, fingerprint, totals, refund_id, run"
+
+    def open_intent(self, intent: Intent) -> None:
+        with self.transaction():
+            self._execute(
+                f"INSERT OR REPLACE INTO intents ({self._INTENT_COLUMNS}, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    intent.reference, intent.order_id, intent.order_number, intent.action, intent.kind,
+                    intent.fingerprint, json.dumps(intent.totals), intent.refund_id, intent.run, iso(utc_now()),
+                ),
+            )
+
+    def close_intent(self, reference: str) -> None:
+        """Inside the transaction that records the write's result."""
+        self._execute("DELETE FROM intents WHERE reference = ?", (reference,))
+
+    def open_intents(self) -> list[Intent]:
+        rows = self._execute(f"SELECT {self._INTENT_COLUMNS} FROM intents ORDER BY created_at").fetchall()
+        return [Intent(*row[:6], json.loads(row[6] or "{}"), *row[7:]) for row in rows]
+
+    def mark_due(self, order_id: str) -> None:
+        """Inside a transaction: look at this order again in this run and the next."""
+        self._execute(
+            "INSERT INTO order_status (order_id, order_number, signature, outcome, due, config, updated_at) "
+            "VALUES (?, '', '', '', 1, '', ?) ON CONFLICT(order_id) DO UPDATE SET due = 1, signature = ''",
+            (order_id, iso(utc_now())),
+        )
+
+    # --- cursor ---------------------------------------------------------------------------
+    def cursor(self, name: str) -> str | None:
+        row = self._execute("SELECT value FROM cursors WHERE name = ?", (name,)).fetchone()
+        return row[0] if row else None
+
+    def set_cursor(self, name: str, value: str) -> None:
+        with self.transaction():
+            self._execute("INSERT OR REPLACE INTO cursors (name, value) VALUES (?, ?)", (name, value))
+
+    # --- claims: even two writers could not both act on one order -------------------------
+    def claim(self, order_id: str) -> bool:
+        """Take the order for this run, unless a live run of another process holds it."""
+        with self.transaction():
+            row = self._execute("SELECT run, pid, claimed_at FROM claims WHERE order_id = ?", (order_id,)).fetchone()
+            if row is not None and row[0] != self.run and _alive(row[1]) and row[2] > iso(utc_now() - CLAIM_TTL):
+                return False
+            self._execute(
+                "INSERT OR REPLACE INTO claims (order_id, run, pid, claimed_at) VALUES (?, ?, ?, ?)",
+                (order_id, self.run, os.getpid(), iso(utc_now())),
+            )
+        return True
+
+    def release(self, order_id: str) -> None:
+        with self.transaction():
+            self._execute("DELETE FROM claims WHERE order_id = ? AND run = ?", (order_id, self.run))
+
+    # --- search ---------------------------------------------------------------------------
+    def search(self, query: str, limit: int = 200) -> list[dict[str, Any]]:
+        """By order number first, then order id, e-mail, document number, then words in messages."""
+        columns = "time, order_number, order_id, state, outcome, document_kind, document_number, message"
+        query = query.strip()
+        for column in ("order_number", "order_id", "email", "document_number"):
+            value = query.lower() if column == "email" else query
+            rows = self._execute(
+                f"SELECT {columns} FROM events WHERE {column} = ? ORDER BY id DESC LIMIT ?", (value, limit)
+            ).fetchall()
+            if rows:
+                return [_event(r) for r in rows]
+        pattern = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        rows = self._execute(
+            f"SELECT {columns} FROM events WHERE message LIKE ? ESCAPE '\\' ORDER BY id DESC LIMIT ?", (pattern, limit)
+        ).fetchall()
+        return [_event(r) for r in rows]
+
+
+def _transfer(row: tuple) -> Transfer:
+    values = list(row)
+    values[6] = bool(values[6])
+    values[8] = json.loads(values[8] or "{}")
+    return Transfer(*values)
+
+
+def _event(row: tuple) -> dict[str, Any]:
+    time, number, order_id, state, outcome, kind, doc_number, message = row
+    document = " ".join(p for p in (kind.replace("_", " ") if kind else "", doc_number or "") if p)
+    return {
+        "time": time, "order": number or order_id, "order_id": order_id, "state": state,
+        "outcome": outcome, "document": document, "message": message,
+    }
+
+
+def _dump(value: Any) -> str | None:
+    if value is None:
+        return None
+    return redact(value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False))
+
+
+def _alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
