@@ -250,14 +250,25 @@ def _read(path: Path) -> str:
         raise ConfigError([f"cannot read {path}: {exc}"]) from None
 
 
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that leaves dates as the text the admin wrote: the schema checks them,
+    with a path, instead of PyYAML failing on 2026-13-01 with no path at all."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 def _parse_yaml(text: str) -> tuple[Any, dict[tuple, int]]:
     """The data and, for each path in it, the line it stands on (1-based)."""
-    node = yaml.compose(text, Loader=yaml.SafeLoader)
+    node = yaml.compose(text, Loader=_Loader)
     if node is None:
         return None, {}
     lines: dict[tuple, int] = {}
     _record_lines(node, (), lines)
-    return yaml.safe_load(text), lines
+    return yaml.load(text, Loader=_Loader), lines  # noqa: S506 - a SafeLoader subclass
 
 
 def _record_lines(node: yaml.Node, path: tuple, lines: dict[tuple, int]) -> None:
@@ -295,7 +306,7 @@ def _substitute_env(value: Any, path: tuple, problems: list[str], lines: dict[tu
 
 
 def _plain(value: Any) -> Any:
-    """YAML's dates become ISO strings so the schema sees what the admin wrote."""
+    """Keys become strings (YAML allows `7:`), so paths and the schema see text."""
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, list):

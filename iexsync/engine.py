@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -309,13 +310,17 @@ class Engine:
     def _log_failure(self, order_id: str, number: str, state: str, exc: OrderError, order: Order | None = None,
                      suffix: str = "") -> None:
         step = Step("error", exc.message + suffix)
-        with self.store.transaction():
+        with self._writing():
             self._log_row(order_id, number, state, step, due=exc.transient, source=order.raw if order else None,
                           email=order.customer.email if order else "")
 
     def _log(self, order_id: str, number: str, state: str, step: Step, source: Any = None, forced: bool = False) -> None:
-        with self.store.transaction():
+        with self._writing():
             self._log_row(order_id, number, state, step, source=source, forced=forced)
+
+    def _writing(self) -> Any:
+        """A log transaction; a dry run writes nothing, so it gets none."""
+        return nullcontext() if self.dry_run else self.store.transaction()
 
     def _log_in_transaction(self, order: Order, step: Step, *, due: bool = False, ref: DocumentRef | None = None,
                             source: Any = None, target: Any = None) -> None:
@@ -325,6 +330,9 @@ class Engine:
     def _log_row(self, order_id: str, number: str, state: str, step: Step, *, due: bool = False,
                  ref: DocumentRef | None = None, source: Any = None, target: Any = None, email: str = "",
                  forced: bool = False) -> None:
+        if self.dry_run:
+            self._count(Event(number or order_id, state, step.outcome, "", step.message))
+            return
         signature = _signature(step, state, ref)
         logged = self.store.log(
             order_id=order_id, order_number=number, state=state, outcome=step.outcome, message=step.message,

@@ -27,12 +27,13 @@ def open_books(settings: Settings) -> Books:
 
 
 @contextmanager
-def connected(settings: Settings, *, lock: bool) -> Iterator[tuple[Shop, Books, Store]]:
-    """The shop, the books and the log, under the run lock if `lock`."""
+def connected(settings: Settings, *, dry_run: bool = False) -> Iterator[tuple[Shop, Books, Store]]:
+    """The shop, the books and the log under the run lock; a dry run takes no lock and
+    opens the log read-only."""
     with ExitStack() as stack:
-        if lock:
+        if not dry_run:
             stack.enter_context(RunLock(settings.lock_path))
-        store = Store(settings.log_path)
+        store = Store(settings.log_path, read_only=dry_run)
         stack.callback(store.close)
         shop = open_shop(settings)
         stack.callback(shop.close)
@@ -44,7 +45,7 @@ def connected(settings: Settings, *, lock: bool) -> Iterator[tuple[Shop, Books, 
 def sync(settings: Settings, *, dry_run: bool = False, order_ids: list[str] | None = None,
          on_event: Callable[[Event], None] | None = None) -> RunResult:
     """One run. A dry run takes no lock and writes nothing: not remote, not the cursor, not the log."""
-    with connected(settings, lock=not dry_run) as (shop, books, store):
+    with connected(settings, dry_run=dry_run) as (shop, books, store):
         return Engine(settings, shop, books, store, dry_run=dry_run, on_event=on_event).run(order_ids)
 
 
@@ -70,7 +71,7 @@ def states(settings: Settings) -> list[dict[str, Any]]:
 def search(settings: Settings, query: str, limit: int) -> list[dict[str, Any]]:
     if not settings.log_path.exists():
         return []
-    store = Store(settings.log_path)
+    store = Store(settings.log_path, read_only=True)
     try:
         return store.search(query, limit)
     finally:

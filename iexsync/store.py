@@ -111,16 +111,25 @@ class Intent:
 
 
 class Store:
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, *, read_only: bool = False):
+        """`read_only`: opened so that nothing can be written (a dry run); a log that does
+        not exist yet is then an empty one in memory, so the decisions are a first run's."""
         self.path = path
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(str(path), isolation_level=None, timeout=30, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
+            if read_only and not path.exists():
+                conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+            elif read_only:
+                conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None,
+                                       check_same_thread=False)
+            else:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                conn = sqlite3.connect(str(path), isolation_level=None, timeout=30, check_same_thread=False)
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA busy_timeout=30000")
             self.db = Database(conn)
-            migrations.apply(self.db)
+            if not (read_only and path.exists()):
+                migrations.apply(self.db)
         except (sqlite3.Error, OSError) as exc:
             raise LogUnavailable(f"cannot open the log at {path}: {exc}; check the path and its permissions (log.path)") from None
         self.conn = conn

@@ -1,0 +1,137 @@
+"""The config: every problem at once, with its path and line; nothing written when broken."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from iexsync import config
+from iexsync.errors import ConfigError
+from tests.conftest import REPO, run_process
+
+GOOD = """\
+shop:
+  platform: file
+  path: orders
+accounting:
+  system: beancount
+  path: ledger.beancount
+transfer:
+  allowed_states: [completed]
+"""
+
+
+def problems(tmp_path: Path, text: str) -> list[str]:
+    (tmp_path / "orders").mkdir(exist_ok=True)
+    path = tmp_path / "config.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as caught:
+        config.load(path)
+    return caught.value.problems
+
+
+def test_the_example_config_is_valid() -> None:
+    settings = config.load(REPO / "config.example.yaml")
+    assert settings.transfer.rule_for("completed").book is True
+    assert settings.transfer.rule_for("processing").document == "order"
+    assert settings.transfer.rule_for("pending") is None
+    assert str(settings.transfer.start_date) == "2026-01-01"
+
+
+def test_the_issue_shape_is_accepted_with_defaults(tmp_path: Path) -> None:
+    (tmp_path / "orders").mkdir()
+    path = tmp_path / "config.yaml"
+    path.write_text(GOOD)
+    settings = config.load(path)
+    assert settings.transfer.document == "invoice" and settings.transfer.book is False
+    assert settings.log_path == (tmp_path / "iexsync.db").resolve()
+    assert settings.lock_path == Path(str(settings.log_path) + ".lock")
+
+
+def test_every_problem_at_once_with_path_and_line(tmp_path: Path) -> None:
+    found = problems(tmp_path, """\
+shop:
+  platform: file
+  path: orders
+  colour: blue
+accounting:
+  system: beancount
+transfer:
+  allowed_states: [completed, 7]
+  document: receipt
+  book: "yes"
+  start_date: 2026-13-01
+  updte_drafts: true
+""")
+    text = "\n".join(found)
+    assert "shop.colour (line 4): unknown key 'colour'" in text
+    assert "accounting.path" in text or "'path' is missing" in text
+    assert "transfer.allowed_states[1] (line 8): 7 should be text" in text
+    assert "transfer.document (line 9): 'receipt' is not one of 'invoice', 'order'" in text
+    assert "transfer.book (line 10): 'yes' should be true or false" in text
+    assert "transfer.start_date (line 11): '2026-13-01' is not a date like 2026-01-01" in text
+    assert "unknown key 'updte_drafts' (did you mean 'update_drafts'?)" in text
+    assert len(found) >= 7
+
+
+def test_unknown_platform_suggests_the_right_one(tmp_path: Path) -> None:
+    found = problems(tmp_path, GOOD.replace("platform: file", "platform: woocomerce"))
+    assert any("unknown platform 'woocomerce' (did you mean 'woocommerce'?)" in p for p in found)
+
+
+def test_environment_variables(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("IEX_TEST_LEDGER", "env-ledger.beancount")
+    (tmp_path / "orders").mkdir()
+    path = tmp_path / "config.yaml"
+    path.write_text(GOOD.replace("ledger.beancount", "${IEX_TEST_LEDGER}"))
+    assert config.load(path).accounting["path"] == "env-ledger.beancount"
+    monkeypatch.delenv("IEX_TEST_LEDGER")
+    found = problems(tmp_path, GOOD.replace("ledger.beancount", "${IEX_TEST_LEDGER}"))
+    assert found == ["accounting.path (line 6): the environment variable IEX_TEST_LEDGER is not set"]
+
+
+def test_broken_yaml_and_templates(tmp_path: Path) -> None:
+    assert "not valid YAML (line 3" in problems(tmp_path, "shop:\n  platform: [file\n")[0]
+    bad_template = GOOD + "mappings:\n  heading: 'Order {{ order.number '\nfilters:\n  - {name: z, skip_if: 'order.shop_total =='}\n"
+    found = problems(tmp_path, bad_template)
+    assert any(p.startswith("mappings.heading (line 10): the template does not parse") for p in found)
+    assert any(p.startswith("filters[0].skip_if (line 12): the expression does not parse") for p in found)
+
+
+def test_missing_file_says_how_to_point_at_one(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        config.load(tmp_path / "nope.yaml")
+    assert "pass --config FILE or set IEXSYNC_CONFIG" in str(caught.value)
+
+
+def test_broken_config_exits_78_and_writes_nothing(tmp_path: Path) -> None:
+    (tmp_path / "orders").mkdir()
+    path = tmp_path / "config.yaml"
+    path.write_text(GOOD.replace("allowed_states: [completed]", "allowed_states: []"))
+    result = run_process("sync", "--config", path)
+    assert result.returncode == 78
+    assert "transfer.allowed_states (line 8)" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.yaml", "orders"]
+
+
+def test_published_schema_is_a_valid_json_schema_and_covers_connectors(tmp_path: Path) -> None:
+    result = run_process("config", "schema")
+    schema = json.loads(result.stdout)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    platforms = schema["properties"]["shop"]["properties"]["platform"]["enum"]
+    assert "file" in platforms
+    assert "beancount" in schema["properties"]["accounting"]["properties"]["system"]["enum"]
+
+
+def test_config_readable_by_others_with_secrets_warns(tmp_path: Path, cli) -> None:
+    (tmp_path / "orders").mkdir()
+    path = tmp_path / "config.yaml"
+    path.write_text(GOOD + "mappings:\n  note_token: 'abc-secret-value'\n")
+    os.chmod(path, 0o644)
+    assert "holds secrets and can be read by other users" in cli("config", "check", "--config", path).output
+    os.chmod(path, 0o600)
+    assert "holds secrets" not in cli("config", "check", "--config", path).output
