@@ -59,8 +59,11 @@ def run_process(*args: str, env: dict | None = None, timeout: float = 60) -> sub
     )
 
 
-def make_orders(folder: Path, count: int, start: int = 5000) -> list[str]:
-    """`count` valid completed orders built from demo order 1001, one file each; their numbers."""
+def make_orders(folder: Path, count: int, start: int = 5000, refund_every: int = 0) -> list[str]:
+    """`count` valid completed orders built from demo order 1001, one file each; their numbers.
+
+    With `refund_every` N, every Nth order carries a refund of 100.00 (id = order id * 10).
+    """
     template = json.loads((EXAMPLES / "1001.json").read_text())
     folder.mkdir(parents=True, exist_ok=True)
     numbers = []
@@ -68,9 +71,21 @@ def make_orders(folder: Path, count: int, start: int = 5000) -> list[str]:
         order = copy.deepcopy(template)
         order["id"] = start + index
         order["number"] = str(start + index)
+        if refund_every and index % refund_every == 0:
+            order["refunds"] = [{"id": (start + index) * 10, "reason": "Returned", "total": "-100.00"}]
         (folder / f"{start + index}.json").write_text(json.dumps(order))
         numbers.append(str(start + index))
     return numbers
+
+
+def expected_references(folder: Path) -> list[str]:
+    """The documents a clean run must leave for completed orders in `folder` (demo config)."""
+    refs = []
+    for path in folder.glob("*.json"):
+        order = json.loads(path.read_text())
+        refs.append(f"iexsync:woocommerce:{order['id']}:invoice")
+        refs += [f"iexsync:woocommerce:{order['id']}:credit_note:{r['id']}" for r in order.get("refunds", [])]
+    return sorted(refs)
 
 
 def ledger_entries(path: Path) -> list[str]:
