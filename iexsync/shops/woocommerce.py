@@ -1,0 +1,429 @@
+"""The WooCommerce shop: orders from the REST API v3 (`/wp-json/wc/v3`).
+
+Facts this relies on (woocommerce/woocommerce-rest-api-docs, wp-api-v3):
+- auth over HTTPS is HTTP Basic with the consumer key and secret; where a server drops
+  the Authorization header, the same two go in the query string (`query_string_auth`);
+- `GET /orders` takes status (default any), modified_after + dates_are_gmt, orderby
+  (date|id|include|title|slug), order, page, per_page (WordPress caps it at 100), offset;
+  every list answer carries X-WP-Total and X-WP-TotalPages;
+- `GET /orders/<id>/refunds` holds the refunds with their lines; `GET /reports/orders/totals`
+  lists every order status the shop knows (custom ones too) with its count;
+- errors are `{"code", "message", "data": {"status"}}`; `rest_no_route` means the REST API
+  is not where we looked (WooCommerce needs pretty permalinks);
+- webhooks carry X-WC-Webhook-Signature = base64(HMAC-SHA256(raw body, secret)).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+from collections.abc import Iterator, Mapping
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, ClassVar
+
+import requests
+
+from iexsync import errors, redaction
+from iexsync.http import Client, classify_status, json_body, strip_query
+from iexsync.shops.base import BrokenOrder, ShopItem
+from iexsync.shops.woocommerce_order import parse_order
+from iexsync.timeutil import parse_time
+
+WHAT = "WooCommerce"
+API_PATH = "/wp-json/wc/v3"
+MAX_PER_PAGE = 100  # WordPress's cap on per_page for every collection
+
+CONFIG_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["url", "consumer_key", "consumer_secret"],
+    "properties": {
+        "url": {
+            "type": "string", "pattern": "^https?://",
+            "description": "The shop's address, e.g. https://shop.example.com (the REST API is found "
+                           "under /wp-json/wc/v3 there; a URL that already ends in /wp-json/wc/v3 works too).",
+        },
+        "consumer_key": {
+            "type": "string", "minLength": 4,
+            "description": "The REST API consumer key (ck_…), from WooCommerce → Settings → Advanced → REST API. "
+                           "Read permission is enough.",
+        },
+        "consumer_secret": {
+            "type": "string", "minLength": 4,
+            "description": "The consumer secret (cs_…) shown once when the key was made.",
+        },
+        "webhook_secret": {
+            "type": ["string", "null"], "default": None,
+            "description": "The secret of the shop's order webhooks (WooCommerce → Settings → Advanced → Webhooks); "
+                           "without it every webhook delivery is refused.",
+        },
+        "query_string_auth": {
+            "type": "boolean", "default": False,
+            "description": "Send the key and secret as query parameters instead of the Authorization header, "
+                           "for servers that drop that header (WooCommerce then answers 401 'Sorry, you cannot "
+                           "list resources.'). HTTPS only.",
+        },
+        "allow_insecure_http": {
+            "type": "boolean", "default": False,
+            "description": "Allow a plain http:// url that is not this machine. The key and secret then travel "
+                           "in clear; only for a shop behind a proxy that adds TLS.",
+        },
+        "per_page": {
+            "type": "integer", "minimum": 2, "maximum": MAX_PER_PAGE, "default": MAX_PER_PAGE,
+            "description": "Orders per request. Lower it only if the site caps page sizes below 100 or "
+                           "times out on big pages (at least 2: consecutive pages overlap by one order).",
+        },
+        "timeout": {
+            "type": "number", "exclusiveMinimum": 0, "maximum": 600, "default": 30,
+            "description": "Seconds to wait for an answer before the request is retried (reads are retried 4 "
+                           "times with growing pauses).",
+        },
+        "rate_limit": {
+            "type": ["number", "null"], "exclusiveMinimum": 0, "default": None,
+            "description": "At most this many requests per second, for hosts that limit the REST API "
+                           "(WooCommerce itself has no limit). Empty: no limit.",
+        },
+    },
+}
+
+# Where WooCommerce's own error codes tell the merchant what to do.
+_PERMALINK_HINT = (
+    "check that `url` is the shop's address, that WooCommerce is active, and that WordPress uses "
+    "pretty permalinks (Settings → Permalinks: any choice but 'Plain')"
+)
+
+
+class WooCommerceShop:
+    name = "woocommerce"
+    CONFIG_SCHEMA: ClassVar[dict[str, Any]] = CONFIG_SCHEMA
+
+    def __init__(
+        self,
+        url: str,
+        consumer_key: str,
+        consumer_secret: str,
+        *,
+        webhook_secret: str | None = None,
+        query_string_auth: bool = False,
+        allow_insecure_http: bool = False,
+        per_page: int = MAX_PER_PAGE,
+        timeout: float = 30,
+        rate_limit: float | None = None,
+        retries: int = 4,
+        backoff: float = 0.5,
+    ):
+        for secret in (consumer_key, consumer_secret, webhook_secret):
+            if secret:
+                redaction.register(secret)  # the config loader does too; a direct caller may not
+        if consumer_key.startswith("cs_") and consumer_secret.startswith("ck_"):
+            raise errors.ConfigError(["shop.consumer_key and shop.consumer_secret are swapped (the key starts ck_)"])
+        if not 2 <= per_page <= MAX_PER_PAGE:
+            raise errors.ConfigError([f"shop.per_page is {per_page}; it must be between 2 and {MAX_PER_PAGE}"])
+        self.api_url = api_url(url)
+        self.per_page = per_page
+        self.webhook_secret = webhook_secret or None
+        self.query_string_auth = query_string_auth
+        credentials = {"consumer_key": consumer_key, "consumer_secret": consumer_secret}
+        self.client = Client(
+            self.api_url,
+            what=WHAT,
+            auth=None if query_string_auth else requests.auth.HTTPBasicAuth(consumer_key, consumer_secret),
+            params=credentials if query_string_auth else None,
+            allow_insecure_http=allow_insecure_http,
+            timeout=(min(10.0, timeout), timeout),
+            retries=retries,
+            backoff=backoff,
+            rate_limit=rate_limit,
+        )
+
+    @classmethod
+    def from_config(cls, section: Mapping[str, Any], base_dir: Path) -> "WooCommerceShop":
+        return cls(
+            section["url"],
+            section["consumer_key"],
+            section["consumer_secret"],
+            webhook_secret=section.get("webhook_secret"),
+            query_string_auth=bool(section.get("query_string_auth", False)),
+            allow_insecure_http=bool(section.get("allow_insecure_http", False)),
+            per_page=int(section.get("per_page", MAX_PER_PAGE)),
+            timeout=float(section.get("timeout", 30)),
+            rate_limit=section.get("rate_limit"),
+        )
+
+    # --- orders ---------------------------------------------------------------------------
+    def changed_orders(self, since: datetime | None) -> Iterator[ShopItem]:
+        """Every order modified at or after `since` (all if None), any status, streamed.
+
+        Paging: by id ascending, with each request starting at the last order already read
+        (`offset`), so consecutive pages overlap by one order. Why:
+        - v3 cannot sort by modification time (orderby is date|id|include|title|slug), and
+          sorting by it would move an order edited mid-run to the end, shifting the pages;
+        - an order's id never changes, so an edit during the run leaves every position as
+          it was: an order not read yet is read in its new state; one already read has a
+          new modification time, after the run started, so the next run reads it (the
+          engine's cursor is the newest time seen minus an overlap window);
+        - orders only join the end of the id order, except when one leaves the list
+          (trashed, deleted) or comes back from the trash. A departure before our position
+          would shift an unread order onto the page already read; the overlap catches it
+          (the page no longer starts with the last order read) and the pager steps back.
+        Nothing is yielded twice within one pass: only ids above the last one read go out.
+        `Link` headers are not followed: they are page-numbered, and they repeat the
+        request's query (with query_string_auth, the credentials).
+        """
+        params: dict[str, Any] = {"status": "any", "orderby": "id", "order": "asc", "per_page": self.per_page}
+        floor = None
+        if since is not None:
+            floor = _whole_second(since)
+            # modified_after is exclusive and WooCommerce keeps whole seconds: one second
+            # earlier includes orders saved in the second `since` falls in.
+            params["modified_after"] = _wc_time(floor - timedelta(seconds=1))
+            params["dates_are_gmt"] = "true"
+        last_id = 0  # the highest order id read in this pass
+        position = 0  # where last_id stood in the list when last seen
+        while True:
+            offset = position
+            page, total = self._orders_page(params, offset)
+            # A page that no longer reaches back to the last order read means orders left
+            # the list before it: step back until it does, so none slips past unread.
+            while offset > 0 and (not page or _order_id(page[0]) > last_id):
+                offset = max(0, offset - (self.per_page - 1))
+                page, total = self._orders_page(params, offset)
+            for raw in page:
+                order_id = _order_id(raw)
+                if order_id <= last_id:
+                    continue
+                last_id = order_id
+                item = self._item(raw)
+                if floor is not None and item.modified is not None and item.modified < floor:
+                    continue  # a shop that ignored modified_after (older WooCommerce)
+                yield item
+            if len(page) < self.per_page or (total is not None and offset + len(page) >= total):
+                return
+            position = offset + len(page) - 1
+
+    def _orders_page(self, params: dict[str, Any], offset: int) -> tuple[list[Any], int | None]:
+        """One page of the order list; any failure stops the run (the cursor stays)."""
+        try:
+            response = self._get("orders", {**params, "offset": offset})
+            body = json_body(response, WHAT)
+        except errors.RemoteUnavailable as exc:
+            raise errors.TemporaryFailure(f"{exc.message}; the run stops and the next one tries again") from None
+        except errors.OrderError as exc:
+            raise errors.UserError(exc.message) from None
+        if not isinstance(body, list):
+            raise errors.TemporaryFailure(
+                f"{WHAT}: {strip_query(response.url)} answered {_kind(body)} where a list of orders belongs"
+            )
+        return body, _int_header(response, "X-WP-Total")
+
+    def _item(self, raw: Any) -> ShopItem:
+        """The canonical order, or a BrokenOrder for this order alone."""
+        order_id = str(raw.get("id", "?")) if isinstance(raw, dict) else "?"
+        try:
+            refunds = self._refunds(order_id) if isinstance(raw, dict) and raw.get("refunds") else None
+            return parse_order(raw, refunds=refunds)
+        except errors.OrderInvalid as exc:
+            return _broken(raw, exc.message)
+
+    def _refunds(self, order_id: str) -> list[Any]:
+        """The order's refunds with their lines (the order itself only lists amounts)."""
+        refunds: list[Any] = []
+        page = 1
+        while True:
+            try:
+                response = self._get(f"orders/{order_id}/refunds", {"per_page": MAX_PER_PAGE, "page": page})
+                body = json_body(response, WHAT)
+            except errors.OrderInvalid:
+                raise
+            except errors.RemoteUnavailable as exc:
+                raise errors.TemporaryFailure(f"{exc.message}; the run stops and the next one tries again") from None
+            except errors.OrderError as exc:
+                raise errors.OrderInvalid(f"its refunds cannot be read: {exc.message}") from None
+            if not isinstance(body, list):
+                raise errors.OrderInvalid(f"its refunds are {_kind(body)}, expected a list")
+            refunds += body
+            pages = _int_header(response, "X-WP-TotalPages")
+            if len(body) < MAX_PER_PAGE or (pages is not None and page >= pages):
+                return refunds
+            page += 1
+
+    def get_order(self, order_id: str) -> ShopItem:
+        """One order by id. A missing order raises OrderInvalid; trouble reaching the shop
+        raises RemoteUnavailable (retried on a later run); bad keys stop the run."""
+        if not str(order_id).isdigit():
+            raise errors.OrderInvalid(f"{order_id!r} is not a WooCommerce order id (a whole number)")
+        response = self._get(f"orders/{int(order_id)}")
+        raw = json_body(response, WHAT)
+        if not isinstance(raw, dict):
+            raise errors.OrderInvalid(f"{WHAT} answered {_kind(raw)} for order {order_id}, expected an object")
+        try:
+            refunds = self._refunds(str(int(order_id))) if raw.get("refunds") else None
+        except errors.TemporaryFailure as exc:
+            raise errors.RemoteUnavailable(str(exc)) from None
+        try:
+            return parse_order(raw, refunds=refunds)
+        except errors.OrderInvalid as exc:
+            return _broken(raw, exc.message)
+
+    def states(self) -> list[tuple[str, int | None]]:
+        """Every status the shop knows, custom ones included, with how many orders are in it."""
+        try:
+            response = self._get("reports/orders/totals")
+            body = json_body(response, WHAT)
+        except errors.RemoteUnavailable as exc:
+            raise errors.TemporaryFailure(exc.message) from None
+        except errors.OrderError as exc:
+            raise errors.UserError(exc.message) from None
+        if not isinstance(body, list):
+            raise errors.TemporaryFailure(f"{WHAT}: the order totals report is {_kind(body)}, expected a list")
+        result: list[tuple[str, int | None]] = []
+        for entry in body:
+            if isinstance(entry, dict) and isinstance(entry.get("slug"), str):
+                total = entry.get("total")  # the docs call it a string; shops send a number
+                count = int(total) if isinstance(total, int) or (isinstance(total, str) and total.isdigit()) else None
+                result.append((entry["slug"], count))
+        return result
+
+    # --- webhooks -------------------------------------------------------------------------
+    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> bool:
+        """Whether X-WC-Webhook-Signature is base64(HMAC-SHA256(body, webhook secret)).
+
+        WooCommerce keys the HMAC with the secret after wp_specialchars_decode, so a
+        secret typed with &amp; in it signs with a plain &. No secret configured: False.
+        """
+        if not self.webhook_secret:
+            return False
+        given = next((v for k, v in headers.items() if k.lower() == "x-wc-webhook-signature"), None)
+        if not given:
+            return False
+        key = _wp_specialchars_decode(self.webhook_secret).encode()
+        expected = base64.b64encode(hmac.new(key, body, hashlib.sha256).digest())
+        return hmac.compare_digest(expected, given.strip().encode())
+
+    def close(self) -> None:
+        self.client.close()
+
+    # --- HTTP -----------------------------------------------------------------------------
+    def _get(self, path: str, params: Mapping[str, Any] | None = None) -> requests.Response:
+        response = self.client.request("GET", path, params=params)
+        if response.status_code >= 300:
+            self._raise_for(response)
+        return response
+
+    def _raise_for(self, response: requests.Response) -> None:
+        """WooCommerce's error answers, as errors that say what to do about them."""
+        status = response.status_code
+        code, message, data = _error_of(response)
+        said = f"{code}: {message}" if code else _html_hint(response)
+        where = f"{WHAT}: GET {strip_query(response.url)}"
+        if status in (401, 403):
+            hint = "check consumer_key and consumer_secret (WooCommerce → Settings → Advanced → REST API)"
+            if code == "woocommerce_rest_cannot_view" and not self.query_string_auth and status == 401:
+                hint += ("; if they are right, the web server may be dropping the Authorization header: "
+                         "set query_string_auth: true")
+            elif status == 403:
+                hint = "the key's user may read no orders: make the key for a shop manager or administrator"
+            raise errors.CredentialsRejected(redaction.redact(
+                f"WooCommerce rejected the API keys (read access needed): {where} answered {status} {said}; {hint}"
+            ))
+        if status == 404 and (code == "rest_no_route" or not code):
+            raise errors.ConfigError([redaction.redact(
+                f"shop.url: the WooCommerce REST API was not found at {self.api_url} "
+                f"({where} answered 404 {said}); {_PERMALINK_HINT}"
+            )])
+        if status == 404:
+            raise errors.OrderInvalid(redaction.redact(f"{where} answered 404 {said}"))
+        if status == 400 and code == "rest_invalid_param" and "per_page" in (data.get("params") or {}):
+            detail = data["params"]["per_page"]
+            cap = re.search(r"and (\d+) \(inclusive\)", str(detail))
+            advice = f"set shop.per_page: {cap.group(1)}" if cap else "lower shop.per_page"
+            raise errors.ConfigError([redaction.redact(
+                f"shop.per_page: the shop refuses {self.per_page} orders per page ({detail}); {advice}"
+            )])
+        classify_status(response, WHAT, said)
+
+
+def api_url(url: str) -> str:
+    """The REST API's base from the shop's address (or from the API's own base)."""
+    base = url.strip().rstrip("/")
+    if base.endswith(API_PATH):
+        return base
+    if base.endswith("/wp-json"):
+        return base + "/wc/v3"
+    return base + API_PATH
+
+
+def _error_of(response: requests.Response) -> tuple[str, str, dict[str, Any]]:
+    """(code, message, data) of a WordPress error body; empty when it is not one."""
+    try:
+        body = response.json()
+    except ValueError:
+        return "", "", {}
+    if not isinstance(body, dict):
+        return "", "", {}
+    data = body.get("data") if isinstance(body.get("data"), dict) else {}
+    return str(body.get("code") or ""), str(body.get("message") or "")[:300], data
+
+
+def _html_hint(response: requests.Response) -> str:
+    kind = response.headers.get("Content-Type", "")
+    if "html" not in kind and not response.text.lstrip().startswith("<"):
+        return response.reason or ""
+    start = " ".join(response.text[:80].split())
+    return (f"an HTML page instead of JSON (starts {start!r}); maintenance mode, a security plugin "
+            "or a proxy may be in the way")
+
+
+def _broken(raw: Any, error: str) -> BrokenOrder:
+    raw = raw if isinstance(raw, dict) else {"value": raw}
+    modified = None
+    try:
+        modified = parse_time(raw.get("date_modified_gmt"), "date_modified_gmt")
+    except ValueError:
+        pass
+    return BrokenOrder(
+        order_id=str(raw.get("id", "?")),
+        error=error,
+        number=str(raw.get("number") or ""),
+        state=str(raw.get("status") or ""),
+        modified=modified,
+        raw=raw,
+    )
+
+
+def _order_id(raw: Any) -> int:
+    """The id the pager orders by; an order without one sorts first and is read as broken."""
+    if isinstance(raw, dict) and isinstance(raw.get("id"), int) and not isinstance(raw.get("id"), bool):
+        return raw["id"]
+    return 0
+
+
+def _int_header(response: requests.Response, name: str) -> int | None:
+    value = response.headers.get(name, "")
+    return int(value) if value.strip().isdigit() else None
+
+
+def _kind(value: Any) -> str:
+    return {dict: "an object", list: "a list", str: "text", type(None): "null"}.get(type(value), type(value).__name__)
+
+
+def _whole_second(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("since must be timezone-aware")
+    return value.astimezone(timezone.utc).replace(microsecond=0)
+
+
+def _wc_time(value: datetime) -> str:
+    """WooCommerce's own form: no offset (with dates_are_gmt, it is UTC)."""
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+_WP_ENTITIES = {"&amp;": "&", "&#038;": "&", "&#x26;": "&", "&lt;": "<", "&#060;": "<", "&gt;": ">",
+                "&#062;": ">", "&quot;": '"', "&#034;": '"', "&#x22;": '"', "&#039;": "'", "&#x27;": "'"}
+
+
+def _wp_specialchars_decode(text: str) -> str:
+    """WordPress's wp_specialchars_decode(…, ENT_QUOTES): only these entities, nothing else."""
+    return re.sub("|".join(map(re.escape, _WP_ENTITIES)), lambda m: _WP_ENTITIES[m.group(0)], text)
