@@ -342,7 +342,7 @@ class _Reader:
         name = " ".join(p for p in (self.text(value, "first_name", path), self.text(value, "last_name", path)) if p)
         country = self.text(value, "country", path).upper()
         if country and not (len(country) == 2 and country.isalpha()):
-            raise OrderInvalid(f"{path}country is {_show(country)}, expected a 2-letter ISO code such as DK")
+            raise OrderInvalid(f"{path}country is {_show(value.get('country'))}, expected a 2-letter ISO code such as DK")
         return (
             Address(
                 name=name,
