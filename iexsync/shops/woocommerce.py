@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import html
 import re
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta, timezone
@@ -233,7 +234,7 @@ class WooCommerceShop:
         page = 1
         while True:
             try:
-                response = self._get(f"orders/{order_id}/refunds", {"per_page": MAX_PER_PAGE, "page": page})
+                response = self._get(f"orders/{order_id}/refunds", {"per_page": self.per_page, "page": page})
                 body = json_body(response, WHAT)
             except errors.OrderInvalid:
                 raise
@@ -245,7 +246,7 @@ class WooCommerceShop:
                 raise errors.OrderInvalid(f"its refunds are {_kind(body)}, expected a list")
             refunds += body
             pages = _int_header(response, "X-WP-TotalPages")
-            if len(body) < MAX_PER_PAGE or (pages is not None and page >= pages):
+            if len(body) < self.per_page or (pages is not None and page >= pages):
                 return refunds
             page += 1
 
@@ -318,6 +319,12 @@ class WooCommerceShop:
         code, message, data = _error_of(response)
         said = f"{code}: {message}" if code else _html_hint(response)
         where = f"{WHAT}: GET {strip_query(response.url)}"
+        if status in (401, 403) and not code:
+            raise errors.CredentialsRejected(redaction.redact(
+                f"{where} answered {status} with {said}, not WooCommerce's own answer: the web server, a security "
+                "plugin or a firewall refused the request before WooCommerce saw it; allow iexsync's requests "
+                "to /wp-json/ there (its User-Agent is 'iexsync')"
+            ))
         if status in (401, 403):
             hint = "check consumer_key and consumer_secret (WooCommerce → Settings → Advanced → REST API)"
             if code == "woocommerce_rest_cannot_view" and not self.query_string_auth and status == 401:
@@ -368,12 +375,15 @@ def _error_of(response: requests.Response) -> tuple[str, str, dict[str, Any]]:
 
 
 def _html_hint(response: requests.Response) -> str:
+    """What came instead of a WordPress error: named by its title, so the merchant knows the page."""
     kind = response.headers.get("Content-Type", "")
-    if "html" not in kind and not response.text.lstrip().startswith("<"):
-        return response.reason or ""
-    start = " ".join(response.text[:80].split())
-    return (f"an HTML page instead of JSON (starts {start!r}); maintenance mode, a security plugin "
-            "or a proxy may be in the way")
+    text = response.text[:4000]
+    if "html" not in kind and not text.lstrip().startswith("<"):
+        return f"no WooCommerce error ({response.reason or 'empty'})"
+    title = re.search(r"<title[^>]*>(.*?)</title>", text, re.I | re.S)
+    shown = " ".join(html.unescape(title.group(1)).split())[:80] if title else " ".join(text[:80].split())
+    return (f"an HTML page {'titled' if title else 'starting'} {shown!r} instead of JSON; maintenance mode, "
+            "a security plugin or a proxy may be in the way")
 
 
 def _broken(raw: Any, error: str) -> BrokenOrder:

@@ -116,6 +116,8 @@ class FakeWooCommerce:
         self.utc_offset = utc_offset
         self.per_page_cap = per_page_cap
         self.pretty_permalinks = True
+        self.woocommerce_active = True  # False: the wc/v3 routes are gone, as with the plugin deactivated
+        self.supports_modified_after = True  # False: an older WooCommerce, which ignores the parameter
         self.html_mode: str | None = None  # None | "maintenance" | "challenge" | "blocked"
         self.maintenance_retry_after = 600  # what WordPress's maintenance page sends
         self.rate_limit: tuple[int, float, int] | None = None  # (requests, per seconds, Retry-After)
@@ -160,7 +162,7 @@ class FakeWooCommerce:
             # Keys are checked before routing (a wrong key is a 401 anywhere); missing
             # credentials only fail the route's own permission check.
             signed_in = self._authenticate(environ, dict(query), method)
-            handler, args = self._route(method, route)
+            handler, args = self._route(method, route if self.woocommerce_active else None)
             if not signed_in or not self.user_can_view_orders:
                 cannot = "Sorry, you cannot list resources." if not args else "Sorry, you cannot view this resource."
                 raise wp_error(401 if not signed_in else 403, "woocommerce_rest_cannot_view", cannot)
@@ -248,6 +250,8 @@ class FakeWooCommerce:
         statuses = args.listed("status", ["any"], ("any", "trash", *self.statuses))
         gmt = args.boolean("dates_are_gmt", False)
         bounds = {name: args.date(name) for name in ("after", "before", "modified_after", "modified_before")}
+        if not self.supports_modified_after:
+            bounds["modified_after"] = bounds["modified_before"] = None
         include = [int(v) for v in args.listed("include", [], None)]
         exclude = {int(v) for v in args.listed("exclude", [], None)}
         for hook in list(self.on_list):
@@ -612,6 +616,29 @@ class FakeWooCommerce:
         return {"id": summary["id"], "date_created": self._local(moment), "date_created_gmt": _wc(moment),
                 "amount": amount, "reason": summary.get("reason", ""), "refunded_by": 1,
                 "refunded_payment": False, "meta_data": [], "line_items": []}
+
+
+class WooServer(FakeServer):
+    """One loopback server for many fakes in turn (a module-scoped fixture): starting and
+    stopping a server costs half a second, a fresh FakeWooCommerce nothing.
+
+    `use(fake)` plugs a shop in and forgets the requests, faults and latency of the last one.
+    """
+
+    def __init__(self, **kwargs: Any):
+        self.fake: FakeWooCommerce | None = None
+        super().__init__(self._dispatch, **kwargs)
+
+    def _dispatch(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        assert self.fake is not None, "WooServer.use(fake) first"
+        return self.fake.app(environ, start_response)
+
+    def use(self, fake: FakeWooCommerce) -> FakeWooCommerce:
+        fake.site_url = self.url
+        with self._lock:
+            self.requests.clear()
+        self.faults, self.latency, self.fake = None, 0.0, fake
+        return fake
 
 
 class _HTML:
