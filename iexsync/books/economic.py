@@ -1,0 +1,367 @@
+"""The e-conomic books connector: invoice drafts, order drafts, booking, credit notes.
+
+How it keeps the engine's exactly-once promise:
+- every document carries its reference in `references.other`, which is filterable on
+  invoice drafts, booked invoices and order drafts, so `find` can always locate it;
+- a POST whose answer never came raises OutcomeUnknown and is never repeated here;
+  the engine resolves it with `find`. Only PUT (a whole-document replace) is re-sent;
+- `credit` looks first, so a refund is credited once even if its answer was lost.
+
+e-conomic computes VAT itself, from the recipient's VAT zone and each product's group
+(`economic_vat` picks the zone from what the shop charged). Its totals come back on
+the draft and are checked against the shop's within `totals.tolerance`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, ClassVar
+
+from iexsync import errors
+from iexsync.books.economic_api import EconomicApi, filter_value
+from iexsync.books.economic_body import BodyLine, draft_body, exact_lines
+from iexsync.books.economic_cache import OnceCache
+from iexsync.books.economic_config import CONFIG_SCHEMA, EconomicSettings
+from iexsync.books.economic_customers import CustomerDirectory
+from iexsync.books.economic_products import ProductCatalog
+from iexsync.books.economic_vat import ZoneChoice, choose_zone
+from iexsync.document import Document, DocumentKind, DocumentLine, DocumentRef
+from iexsync.model import LineKind, Totals
+from iexsync.money import ZERO
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Place:
+    """A collection a document can be in, and the number that names it there."""
+
+    path: str
+    number_key: str
+    booked: bool
+    kind: DocumentKind
+
+
+BOOKED = Place("invoices/booked", "bookedInvoiceNumber", True, DocumentKind.INVOICE)
+INVOICE_DRAFTS = Place("invoices/drafts", "draftInvoiceNumber", False, DocumentKind.INVOICE)
+ORDER_DRAFTS = Place("orders/drafts", "orderNumber", False, DocumentKind.ORDER)
+# Booked first: if a draft and a booked invoice both carried a reference, the booked one counts.
+SEARCHED = (
+    BOOKED,
+    INVOICE_DRAFTS,
+    ORDER_DRAFTS,
+    Place("orders/sent", "orderNumber", False, DocumentKind.ORDER),
+    Place("orders/archived", "orderNumber", False, DocumentKind.ORDER),
+)
+
+
+@dataclass(frozen=True)
+class Draft:
+    body: dict[str, Any]
+    labels: list[str]  # per body line: the document line it came from, for error messages
+    zone: ZoneChoice
+
+
+class EconomicBooks:
+    CONFIG_SCHEMA: ClassVar[dict[str, Any]] = CONFIG_SCHEMA
+    name = "economic"
+
+    def __init__(self, settings: EconomicSettings, api: EconomicApi | None = None):
+        self.settings = settings
+        self.api = api or EconomicApi(
+            settings.url,
+            settings.app_secret_token,
+            settings.agreement_grant_token,
+            allow_insecure_http=settings.allow_insecure_http,
+            rate_limit=settings.rate_limit,
+        )
+        self.customers = CustomerDirectory(self.api, settings)
+        self.products = ProductCatalog(self.api, settings)
+        self._layouts: OnceCache[int] = OnceCache()
+        self._held: dict[str, str] = {}  # reference → why its totals keep it from being booked
+
+    @classmethod
+    def from_config(cls, section: Mapping[str, Any], base_dir: Path) -> "EconomicBooks":
+        return cls(EconomicSettings.from_section(section))
+
+    def check(self) -> None:
+        self.api.get("self")  # 401/403 raise CredentialsRejected
+
+    def close(self) -> None:
+        self.api.close()
+
+    # --- finding ------------------------------------------------------------------------
+    def find(self, reference: str) -> DocumentRef | None:
+        query = f"references.other$eq:{filter_value(reference)}"
+        for place in SEARCHED:
+            found = [item for item in self.api.collection(place.path, query) if _reference(item) == reference]
+            if found:
+                return self._ref(place, found[0], reference)
+        return None
+
+    # --- writing ------------------------------------------------------------------------
+    def create(self, document: Document) -> DocumentRef:
+        if document.kind is DocumentKind.CREDIT_NOTE:
+            original = self.find(document.credits_reference) if document.credits_reference else None
+            if original is None:
+                raise errors.MappingError(
+                    f"credit note {document.reference}: the document it credits "
+                    f"({document.credits_reference or 'none named'}) is not in e-conomic"
+                )
+            return self.credit(original, document)
+        place = ORDER_DRAFTS if document.kind is DocumentKind.ORDER else INVOICE_DRAFTS
+        draft = self._draft(document)
+        created = self.api.post(place.path, draft.body, subject=_subject(document), line_labels=draft.labels)
+        return self._settle_totals(document, self._ref(place, created, document.reference), draft, place)
+
+    def update(self, ref: DocumentRef, document: Document) -> DocumentRef:
+        if ref.booked:
+            raise errors.RemoteRejected(f"{_name(ref)} is booked in e-conomic; a booked document is never changed")
+        place = ORDER_DRAFTS if ref.kind is DocumentKind.ORDER else INVOICE_DRAFTS
+        draft = self._draft(document)
+        try:
+            updated = self._put_draft(place, ref.number, draft, _subject(document))
+        except errors.RemoteRejected:
+            self._explain_missing_draft(place, ref)
+            raise
+        return self._settle_totals(document, self._ref(place, updated, document.reference), draft, place)
+
+    def book(self, ref: DocumentRef, document: Document | None = None) -> DocumentRef:
+        """Book an invoice draft. Pass `document` to have its totals checked first."""
+        if ref.booked:
+            return ref
+        if ref.kind is DocumentKind.ORDER:
+            raise errors.RemoteRejected(
+                f"{_name(ref)} is an order; e-conomic books invoices, so transfer the order as an invoice to book it"
+            )
+        if document is not None and ref.totals is not None:
+            problem = self._totals_problem(document, ref.totals)
+            if problem and self.settings.on_mismatch == "draft":
+                self._held[ref.reference] = problem
+        held = self._held.get(ref.reference)
+        if held and self.settings.on_mismatch == "draft":
+            raise errors.RemoteRejected(f"{held}; {_name(ref)} was left unbooked for you to check")
+        try:
+            booked = self.api.post(
+                BOOKED.path,
+                {"draftInvoice": {"draftInvoiceNumber": int(ref.number)}},
+                subject=f"the booking of {_name(ref)}",
+            )
+        except errors.RemoteRejected:
+            found = self.find(ref.reference)  # booked already, by an earlier run or by hand?
+            if found is not None and found.booked:
+                return found
+            raise
+        return self._ref(BOOKED, booked, ref.reference)
+
+    def credit(self, ref: DocumentRef, document: Document) -> DocumentRef:
+        """Write and book the credit note `document` (positive amounts) against the booked `ref`."""
+        existing = self.find(document.reference)
+        if existing is not None:  # an earlier attempt got this far: finish it, never repeat it
+            return existing if existing.booked else self.book(existing)
+        if ref.kind is not DocumentKind.INVOICE or not ref.booked:
+            raise errors.RemoteRejected(
+                f"refund {document.refund_id or document.reference}: {_name(ref)} is not a booked invoice; "
+                "only a booked invoice can be credited, so book it first"
+            )
+        original = self.api.get(f"{BOOKED.path}/{ref.number}", missing_ok=True)
+        if original is None:
+            raise errors.RemoteRejected(f"refund {document.refund_id}: booked invoice {ref.number} is not in e-conomic")
+        zone_number = int(original["recipient"]["vatZone"]["vatZoneNumber"])
+        domestic = zone_number == self.settings.vat_zones["domestic"]
+        draft = self._draft(
+            document,
+            zone=ZoneChoice("domestic" if domestic else "as invoiced", zone_number),
+            customer_number=int(original["customer"]["customerNumber"]),
+            layout=int(original["layout"]["layoutNumber"]),
+            payment_terms=int(original["paymentTerms"]["paymentTermsNumber"]),
+            heading=f"Credit note for invoice {ref.number}, order {document.order_number}",
+        )
+        subject = f"the credit note for refund {document.refund_id} of order {document.order_number}"
+        created = self.api.post(INVOICE_DRAFTS.path, draft.body, subject=subject, line_labels=draft.labels)
+        draft_ref = self._settle_totals(document, self._ref(INVOICE_DRAFTS, created, document.reference), draft, INVOICE_DRAFTS)
+        return self.book(draft_ref)
+
+    # --- the draft body -----------------------------------------------------------------
+    def _draft(
+        self,
+        document: Document,
+        *,
+        zone: ZoneChoice | None = None,
+        customer_number: int | None = None,
+        layout: int | None = None,
+        payment_terms: int | None = None,
+        heading: str | None = None,
+    ) -> Draft:
+        zone = zone or choose_zone(document, self.settings)
+        lines = self._lines(document, zone)
+        if customer_number is None:
+            customer_number = self.customers.number_for(document.customer, document.currency)
+        terms = self.settings.terms_for(document.payment.method_id, document.payment.title)
+        body = draft_body(
+            document,
+            customer_number=customer_number,
+            vat_zone=zone.number,
+            layout=layout or terms.layout or self._first_layout(),
+            payment_terms=payment_terms or terms.payment_terms or self.settings.customer_payment_terms,
+            lines=lines,
+            heading=heading or f"Order {document.order_number}",
+            negate=document.kind is DocumentKind.CREDIT_NOTE,
+        )
+        return Draft(body, [line.label for line in lines], zone)
+
+    def _lines(self, document: Document, zone: ZoneChoice) -> list[BodyLine]:
+        result: list[BodyLine] = []
+        for number, line in enumerate(document.lines, start=1):
+            label = f"line {number}"
+            product_number = self._product_for(document, line, zone, label)
+            result += exact_lines(line, product_number, f"{label} ({product_number})")
+        return result
+
+    def _product_for(self, document: Document, line: DocumentLine, zone: ZoneChoice, label: str) -> str:
+        vat_free = zone.applies_home_vat and line.vat_rate == ZERO
+        credit = document.kind is DocumentKind.CREDIT_NOTE
+
+        def special(role: str) -> str:
+            return self.products.special(f"{role}_vat_free" if vat_free else role)
+
+        if line.kind is LineKind.SHIPPING:
+            return special("shipping")
+        if line.kind is LineKind.DISCOUNT:
+            return special("discount")
+        if line.kind is LineKind.FEE:
+            if _is_rounding(line):
+                return self.products.special("rounding")
+            return special("refund" if credit else "fee")
+        if line.sku:
+            return self.products.product(line.sku, line.text, vat_free, line.unit_net, label)
+        if self.settings.default_sku:
+            return self.products.product(self.settings.default_sku, "Products without SKU", vat_free, None, label)
+        if credit:
+            return special("refund")
+        raise errors.MappingError(
+            f"{label} ({line.text!r}) has no SKU; give the product a SKU in the shop, "
+            "or set accounting.products.default_sku"
+        )
+
+    def _first_layout(self) -> int:
+        def first() -> int:
+            layouts = self.api.collection("layouts")
+            if not layouts:
+                raise errors.MappingError("the e-conomic agreement has no layouts; set accounting.layout")
+            return min(int(item["layoutNumber"]) for item in layouts)
+
+        return self._layouts.get("first", first)
+
+    def _put_draft(self, place: Place, number: str, draft: Draft, subject: str) -> Any:
+        body = {**draft.body, place.number_key: int(number)}
+        return self.api.put(f"{place.path}/{number}", body, subject=subject, line_labels=draft.labels)
+
+    def _explain_missing_draft(self, place: Place, ref: DocumentRef) -> None:
+        """A PUT to a draft that is gone: say where the document went instead of 'not found'."""
+        if self.api.get(f"{place.path}/{ref.number}", missing_ok=True) is not None:
+            return
+        found = self.find(ref.reference)
+        if found is not None and found.booked:
+            raise errors.RemoteRejected(
+                f"{_name(ref)} was booked in e-conomic meanwhile as invoice {found.number}; "
+                "a booked document is never changed"
+            )
+        raise errors.RemoteRejected(f"{_name(ref)} is no longer in e-conomic (deleted there?)")
+
+    # --- totals ------------------------------------------------------------------------
+    def _totals_problem(self, document: Document, remote: Totals) -> str | None:
+        expected = document.totals
+        tolerance = self.settings.tolerance
+        gross_off = expected.gross - remote.gross
+        vat_off = expected.vat - remote.vat
+        if abs(gross_off) <= tolerance and abs(vat_off) <= tolerance:
+            return None
+        return (
+            f"totals differ: the shop says {expected.gross} {document.currency} (VAT {expected.vat}), "
+            f"e-conomic computed {remote.gross} (VAT {remote.vat}), more than the tolerance "
+            f"{tolerance} apart; check the VAT zone and the products' groups"
+        )
+
+    def _settle_totals(self, document: Document, ref: DocumentRef, draft: Draft, place: Place) -> DocumentRef:
+        assert ref.totals is not None
+        problem = self._totals_problem(document, ref.totals)
+        if problem is None:
+            self._held.pop(document.reference, None)
+            return ref
+        problem = f"{problem} (zone {draft.zone.kind})"
+        policy = self.settings.on_mismatch
+        if policy == "ignore":
+            log.info("%s: %s; booked anyway (totals.on_mismatch: ignore)", document.reference, problem)
+            return ref
+        if policy == "draft":
+            self._held[document.reference] = problem
+            log.warning("%s: %s", document.reference, problem)
+            return ref
+        difference = document.totals.gross - ref.totals.gross
+        sign = Decimal(-1) if document.kind is DocumentKind.CREDIT_NOTE else Decimal(1)
+        correction = {
+            "lineNumber": len(draft.body["lines"]) + 1,
+            "sortKey": len(draft.body["lines"]) + 1,
+            "product": {"productNumber": self.products.special("rounding")},
+            "description": "Totals correction",
+            "quantity": Decimal(1),
+            "unitNetPrice": sign * difference,
+        }
+        corrected = Draft({**draft.body, "lines": [*draft.body["lines"], correction]}, [*draft.labels, "the correction line"], draft.zone)
+        updated = self._put_draft(place, ref.number, corrected, _subject(document))
+        log.warning("%s: %s; a correction line of %s was added", document.reference, problem, difference)
+        return self._ref(place, updated, document.reference)
+
+    # --- reading answers ---------------------------------------------------------------
+    def _ref(self, place: Place, item: Mapping[str, Any], reference: str) -> DocumentRef:
+        number = str(item[place.number_key])
+        totals = Totals(
+            net=_amount(item, "netAmount"), vat=_amount(item, "vatAmount"), gross=_amount(item, "grossAmount")
+        )
+        kind = place.kind
+        if place.kind is DocumentKind.INVOICE and (totals.gross < 0 or _has_negative_lines(item)):
+            kind = DocumentKind.CREDIT_NOTE
+            totals = Totals(-totals.net, -totals.vat, -totals.gross)  # our documents carry positive amounts
+        return DocumentRef(
+            reference=reference,
+            kind=kind,
+            number=number,
+            remote_id=f"{place.path}/{number}",
+            booked=place.booked,
+            totals=totals,
+        )
+
+
+def _is_rounding(line: DocumentLine) -> bool:
+    # The mapping's rounding line: a VAT-free fee without SKU named "Rounding".
+    return line.kind is LineKind.FEE and not line.sku and line.vat == ZERO and line.text == "Rounding"
+
+
+def _has_negative_lines(item: Mapping[str, Any]) -> bool:
+    lines = item.get("lines") or []
+    return bool(lines) and _amount(item, "grossAmount") == 0 and any(Decimal(l.get("quantity", 0)) < 0 for l in lines)
+
+
+def _reference(item: Mapping[str, Any]) -> str:
+    return str((item.get("references") or {}).get("other", ""))
+
+
+def _amount(item: Mapping[str, Any], key: str) -> Decimal:
+    value = item.get(key, ZERO)
+    return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
+def _subject(document: Document) -> str:
+    what = {"invoice": "invoice draft", "order": "order draft", "credit_note": "credit note"}[document.kind.value]
+    return f"the {what} for order {document.order_number}"
+
+
+def _name(ref: DocumentRef) -> str:
+    if ref.booked:
+        return f"invoice {ref.number}"
+    return f"order draft {ref.number}" if ref.kind is DocumentKind.ORDER else f"invoice draft {ref.number}"

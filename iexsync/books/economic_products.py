@@ -1,0 +1,78 @@
+"""SKUs → e-conomic product numbers: found by number, created when allowed, cached.
+
+`GET /products/<number>` answers 404 for a missing product (productNumber is a string of
+up to 25 characters, encoded in the URL by e-conomic's `_n_` scheme). The special products
+(shipping, fee, discount, rounding, refund) come from the config and are created once
+when missing, whatever `auto_create` says: they are the connector's, not the shop's.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from iexsync import errors
+from iexsync.books.economic_api import EconomicApi, resource_id
+from iexsync.books.economic_cache import OnceCache
+from iexsync.books.economic_config import EconomicSettings
+
+MAX_PRODUCT_NUMBER = 25
+
+SPECIAL_NAMES = {
+    "shipping": "Shipping",
+    "shipping_vat_free": "Shipping (no VAT)",
+    "fee": "Fee",
+    "fee_vat_free": "Fee (no VAT)",
+    "discount": "Discount",
+    "discount_vat_free": "Discount (no VAT)",
+    "rounding": "Rounding",
+    "refund": "Refund",
+    "refund_vat_free": "Refund (no VAT)",
+}
+
+
+class ProductCatalog:
+    def __init__(self, api: EconomicApi, settings: EconomicSettings):
+        self.api = api
+        self.settings = settings
+        self.cache: OnceCache[str] = OnceCache()
+
+    def special(self, role: str) -> str:
+        """The product number for a line role such as 'shipping_vat_free'; created if missing."""
+        number = self.settings.skus[role]
+        vat_free = role.endswith("_vat_free") or role == "rounding"
+        group = self.settings.product_groups["vat_free" if vat_free else "standard"]
+        return self.cache.get(number, lambda: self._resolve(number, SPECIAL_NAMES[role], group, None, f"accounting.products.skus.{role}", True))
+
+    def product(self, sku: str, name: str, vat_free: bool, price: Decimal | None, label: str) -> str:
+        """The product number for a shop SKU; `label` names the line in errors ("line 2")."""
+        if len(sku) > MAX_PRODUCT_NUMBER:
+            raise errors.MappingError(
+                f"{label}: SKU '{sku}' is longer than the {MAX_PRODUCT_NUMBER} characters e-conomic allows "
+                "for a product number; shorten it in the shop"
+            )
+        group = self.settings.product_groups["vat_free" if vat_free else "standard"]
+        return self.cache.get(sku, lambda: self._resolve(sku, name, group, price, label, self.settings.auto_create_products))
+
+    def _get(self, number: str) -> dict[str, Any] | None:
+        return self.api.get(f"products/{resource_id(number)}", missing_ok=True)
+
+    def _resolve(self, number: str, name: str, group: int, price: Decimal | None, label: str, may_create: bool) -> str:
+        if self._get(number) is not None:
+            return number
+        if not may_create:
+            raise errors.MappingError(f"{label}: product '{number}' does not exist and auto_create is off")
+        body: dict[str, Any] = {
+            "productNumber": number,
+            "name": (name or number)[:300],
+            "productGroup": {"productGroupNumber": group},
+        }
+        if price is not None:
+            body["salesPrice"] = price.quantize(Decimal("0.01"))
+        try:
+            self.api.post("products", body, subject=f"the new product '{number}' ({label})")
+        except (errors.RemoteRejected, errors.OutcomeUnknown):
+            # Another run may have created it meanwhile, or our POST landed unanswered.
+            if self._get(number) is None:
+                raise
+        return number
