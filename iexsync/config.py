@@ -404,7 +404,9 @@ def _did_you_mean(word: str, choices: list[str]) -> str:
 
 
 def _template_problems(tree: dict[str, Any], lines: dict[tuple, int]) -> list[str]:
-    from iexsync import templates
+    if not tree.get("mappings") and not tree.get("filters"):
+        return []
+    from iexsync import templates  # jinja2 only for configs that use it
 
     problems = []
     for key, source in tree.get("mappings", {}).items():

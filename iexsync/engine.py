@@ -19,7 +19,7 @@ import hashlib
 from collections import Counter
 from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,7 +27,7 @@ from iexsync import mapping
 from iexsync.books.base import Books
 from iexsync.config import Settings
 from iexsync.document import Document, DocumentKind, DocumentRef
-from iexsync.errors import OrderError, OutcomeUnknown
+from iexsync.errors import DocumentExists, OrderError, OutcomeUnknown
 from iexsync.model import Order
 from iexsync.shops.base import BrokenOrder, Shop, ShopItem
 from iexsync.store import Intent, Store, Transfer
@@ -88,6 +88,8 @@ class Engine:
         self.on_event = on_event
         self.result = RunResult()
         self._blocked: set[str] = set()  # orders whose open intent could not be resolved yet
+        # A log that has recorded no document yet may be new, or a lost one's replacement.
+        self._fresh_log = not dry_run and not store.has_transfers()
 
     # --- the run -----------------------------------------------------------------------------
     def run(self, order_ids: list[str] | None = None) -> RunResult:
@@ -171,6 +173,8 @@ class Engine:
             # Decide again under the claim: another writer may have acted in between.
             for step in self.decide(order):
                 self._carry_out(order, step, forced)
+        except _Stop:
+            pass  # the failed step logged why; the order's later steps wait for the next run
         except OrderError as exc:
             self._log_failure(order.order_id, order.number, order.state, exc, order)
         finally:
@@ -244,7 +248,9 @@ class Engine:
         )
         self.store.open_intent(intent)
         try:
-            ref = self._call(step, document)
+            ref = self._existing(step, document) or self._call(step, document)
+        except DocumentExists as exc:
+            ref = _adopted(exc.ref)
         except OutcomeUnknown as exc:
             # The intent stays open: the next run looks the reference up before writing again.
             self._log_failure(order.order_id, order.number, order.state, exc, order,
@@ -255,14 +261,27 @@ class Engine:
                 self.store.close_intent(reference)
                 self._log_in_transaction(order, _failure_step(exc), due=exc.transient, source=order.raw)
             raise _Stop() from None
-        except BaseException:
-            raise  # credentials, the log, a bug: the intent stays open and the run stops
+        # Anything else (credentials, the log, a bug) stops the run with the intent open.
+        recorded = _transfer(intent, ref)
+        if ref.remote_id == _ADOPTED:
+            recorded = replace(recorded, remote_id="", fingerprint="")  # content unknown: a draft is updated next
         with self.store.transaction():
-            self.store.save_transfer(_transfer(intent, ref))
+            self.store.save_transfer(recorded)
             self.store.close_intent(reference)
             message = step.message.format(document=f"{_kind_name(ref.kind)} {ref.number}")
+            if ref.remote_id == _ADOPTED:
+                message = (f"Already in the accounting system as {_kind_name(ref.kind)} {ref.number} "
+                           "(found by its reference); recorded, not written again")
             done = Step(step.outcome, message, step.action, document)
             self._log_in_transaction(order, done, ref=ref, source=order.raw, target=document.to_json())
+
+    def _existing(self, step: Step, document: Document) -> DocumentRef | None:
+        """Before a create on a fresh log, look the reference up: a lost or replaced log must
+        not book again what the accounting system already holds."""
+        if step.action not in ("create", "credit") or not self._fresh_log:
+            return None
+        found = self.books.find(document.reference)
+        return _adopted(found) if found else None
 
     def _call(self, step: Step, document: Document) -> DocumentRef:
         if step.action == "create":
@@ -397,9 +416,14 @@ def _transfer(intent: Intent, ref: DocumentRef) -> Transfer:
 
 
 def _replace_fingerprint(transfer: Transfer, fingerprint: str) -> Transfer:
-    from dataclasses import replace
-
     return replace(transfer, fingerprint=fingerprint)
+
+
+_ADOPTED = "\x00adopted"  # marks a ref found remotely rather than written by this step
+
+
+def _adopted(ref: DocumentRef) -> DocumentRef:
+    return replace(ref, remote_id=_ADOPTED)
 
 
 def _ref(transfer: Transfer) -> DocumentRef:

@@ -86,3 +86,12 @@ class RemoteUnavailable(OrderError):
 
 class OutcomeUnknown(RemoteUnavailable):
     """A write was sent and its answer never came: resolved by lookup, never by blind retry."""
+
+
+class DocumentExists(OrderError):
+    """The accounting system already holds a document with this reference (it says so on
+    create): the engine records that document instead of writing another."""
+
+    def __init__(self, ref: object):
+        super().__init__(f"a document with reference {getattr(ref, 'reference', ref)} exists already")
+        self.ref = ref

@@ -10,7 +10,6 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from iexsync import templates
 from iexsync.config import Settings
 from iexsync.document import Document, DocumentKind, DocumentLine
 from iexsync.errors import MappingError
@@ -32,6 +31,10 @@ def template_context(order: Order) -> dict[str, Any]:
 
 def skip_reason(settings: Settings, order: Order) -> str | None:
     """The name of the first filter that says skip, if any."""
+    if not settings.filters:
+        return None
+    from iexsync import templates  # jinja2 only for configs that use it
+
     context = template_context(order)
     for rule in settings.filters:
         try:
@@ -161,6 +164,8 @@ def _totals(lines: list[DocumentLine], currency: str) -> Totals:
 def _fields(settings: Settings, order: Order) -> dict[str, str]:
     if not settings.mappings:
         return {}
+    from iexsync import templates
+
     context = template_context(order)
     fields = {}
     for name, source in settings.mappings.items():

@@ -7,7 +7,6 @@ groups `iexsync.shops` and `iexsync.books`, with the same shape as the built-ins
 from __future__ import annotations
 
 import importlib
-from importlib.metadata import entry_points
 from typing import Any
 
 SHOPS = {
@@ -19,6 +18,12 @@ BOOKS = {
     "economic": "iexsync.books.economic:EconomicBooks",
 }
 GROUPS = {"shops": (SHOPS, "iexsync.shops"), "books": (BOOKS, "iexsync.books")}
+
+
+def entry_points(group: str, **match: str) -> Any:
+    from importlib.metadata import entry_points as find  # slow to import: only when asked
+
+    return find(group=group, **match)
 
 
 def names(kind: str) -> list[str]:

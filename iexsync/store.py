@@ -19,9 +19,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlite_utils import Database
-from sqlite_utils.migrations import Migrations
-
+from iexsync import migrations
 from iexsync.errors import LogUnavailable
 from iexsync.redaction import redact
 from iexsync.timeutil import iso, utc_now
@@ -30,54 +28,6 @@ from iexsync.timeutil import iso, utc_now
 CLAIM_TTL = timedelta(hours=1)
 
 OUTCOMES = ("transferred", "updated", "booked", "credited", "skipped", "warning", "error")
-
-migrations = Migrations("iexsync")
-
-
-@migrations()
-def m001_initial(db: Database) -> None:
-    db["events"].create(
-        {
-            "id": int, "time": str, "run": str, "order_id": str, "order_number": str, "state": str,
-            "outcome": str, "document_kind": str, "document_number": str, "message": str, "email": str,
-            "source": str, "target": str,
-        },
-        pk="id",
-    )
-    for column in ("order_number", "order_id", "document_number", "email"):
-        db["events"].create_index([column, "id"], index_name=f"events_by_{column}")
-    # One row per document: an order may have an order document, an invoice and credit notes.
-    db["transfers"].create(
-        {
-            "reference": str, "order_id": str, "order_number": str, "kind": str, "number": str,
-            "remote_id": str, "booked": int, "fingerprint": str, "totals": str, "refund_id": str,
-            "created_at": str, "updated_at": str,
-        },
-        pk="reference",
-    )
-    db["transfers"].create_index(["order_id"], index_name="transfers_by_order")
-    db["intents"].create(
-        {
-            "reference": str, "order_id": str, "order_number": str, "action": str, "kind": str, "fingerprint": str,
-            "totals": str, "refund_id": str, "run": str, "created_at": str,
-        },
-        pk="reference",
-    )
-    db["order_status"].create(
-        {
-            "order_id": str, "order_number": str, "signature": str, "outcome": str, "due": int,
-            "config": str, "updated_at": str,
-        },
-        pk="order_id",
-    )
-    db["order_status"].create_index(["due"], index_name="order_status_due")
-    db["cursors"].create({"name": str, "value": str}, pk="name")
-    db["claims"].create({"order_id": str, "run": str, "pid": int, "claimed_at": str}, pk="order_id")
-    db["runs"].create(
-        {"run": str, "started": str, "finished": str, "counts": str, "pid": int},
-        pk="run",
-    )
-
 
 @dataclass(frozen=True)
 class Transfer:
@@ -127,9 +77,8 @@ class Store:
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA busy_timeout=30000")
-            self.db = Database(conn)
             if not (read_only and path.exists()):
-                migrations.apply(self.db)
+                migrations.apply(conn)
         except (sqlite3.Error, OSError) as exc:
             raise LogUnavailable(f"cannot open the log at {path}: {exc}; check the path and its permissions (log.path)") from None
         self.conn = conn
@@ -242,6 +191,9 @@ class Store:
             f"SELECT {self._TRANSFER_COLUMNS} FROM transfers WHERE reference = ?", (reference,)
         ).fetchone()
         return _transfer(row) if row else None
+
+    def has_transfers(self) -> bool:
+        return self._execute("SELECT 1 FROM transfers LIMIT 1").fetchone() is not None
 
     def transfers_for(self, order_id: str) -> list[Transfer]:
         rows = self._execute(

@@ -100,3 +100,16 @@ def test_kill_at_random_moments(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_kill_at_random_moments_full_size(tmp_path: Path) -> None:
     kill_at_random_moments(tmp_path, orders=200, kills=200, seed=2)
+
+
+def test_a_lost_log_books_nothing_again(tmp_path: Path) -> None:
+    """The log deleted (or a new machine): the accounting system still holds every
+    document, and a fresh log finds them by reference instead of writing them again."""
+    folder, config = crash_workspace(tmp_path, orders=10)
+    assert run_process("sync", "--config", config).returncode == 0
+    for leftover in tmp_path.glob("iexsync.db*"):
+        leftover.unlink()
+    result = run_process("sync", "--config", config, "--verbose")
+    assert result.returncode == 0, result.stderr
+    assert "recorded, not written again" in result.stdout
+    assert_exactly_once(tmp_path, folder)

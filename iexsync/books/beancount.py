@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from iexsync.document import Document, DocumentKind, DocumentRef
-from iexsync.errors import ConfigError, OrderError, RemoteRejected
+from iexsync.errors import ConfigError, DocumentExists, OrderError, RemoteRejected
 from iexsync.model import Totals
 from iexsync.money import ZERO
 
@@ -97,7 +97,7 @@ class BeancountBooks:
 
     def create(self, document: Document) -> DocumentRef:
         if document.reference in self._entries():
-            raise RemoteRejected(f"the ledger already holds {document.reference}")
+            raise DocumentExists(_ref(self._entries()[document.reference]))
         number = str(sum(1 for e in self._entries().values() if e.kind is document.kind) + 1)
         self._append(self._render(document, number, booked=False))
         return self._require(document.reference)
@@ -122,7 +122,7 @@ class BeancountBooks:
 
     def credit(self, ref: DocumentRef, document: Document) -> DocumentRef:
         if document.reference in self._entries():
-            raise RemoteRejected(f"the ledger already holds {document.reference}")
+            raise DocumentExists(_ref(self._entries()[document.reference]))
         invoice = self._require_entry(ref.reference)
         if not invoice.booked:
             raise RemoteRejected(f"invoice {invoice.number} is not booked, so it cannot be credited yet")

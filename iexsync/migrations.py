@@ -1,0 +1,81 @@
+"""The log's schema, as sqlite-utils Migrations: each step applied once, in order, recorded
+in `_sqlite_migrations`. Add a step at the end; never change one that has shipped.
+
+sqlite-utils is imported only when a step is pending, so an up-to-date log opens fast.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+SET_NAME = "iexsync"
+
+
+def m001_initial(db: Any) -> None:
+    db["events"].create(
+        {
+            "id": int, "time": str, "run": str, "order_id": str, "order_number": str, "state": str,
+            "outcome": str, "document_kind": str, "document_number": str, "message": str, "email": str,
+            "source": str, "target": str,
+        },
+        pk="id",
+    )
+    for column in ("order_number", "order_id", "document_number", "email"):
+        db["events"].create_index([column, "id"], index_name=f"events_by_{column}")
+    # One row per document: an order may have an order document, an invoice and credit notes.
+    db["transfers"].create(
+        {
+            "reference": str, "order_id": str, "order_number": str, "kind": str, "number": str,
+            "remote_id": str, "booked": int, "fingerprint": str, "totals": str, "refund_id": str,
+            "created_at": str, "updated_at": str,
+        },
+        pk="reference",
+    )
+    db["transfers"].create_index(["order_id"], index_name="transfers_by_order")
+    db["intents"].create(
+        {
+            "reference": str, "order_id": str, "order_number": str, "action": str, "kind": str, "fingerprint": str,
+            "totals": str, "refund_id": str, "run": str, "created_at": str,
+        },
+        pk="reference",
+    )
+    db["order_status"].create(
+        {
+            "order_id": str, "order_number": str, "signature": str, "outcome": str, "due": int,
+            "config": str, "updated_at": str,
+        },
+        pk="order_id",
+    )
+    db["order_status"].create_index(["due"], index_name="order_status_due")
+    db["cursors"].create({"name": str, "value": str}, pk="name")
+    db["claims"].create({"order_id": str, "run": str, "pid": int, "claimed_at": str}, pk="order_id")
+    db["runs"].create(
+        {"run": str, "started": str, "finished": str, "counts": str, "pid": int},
+        pk="run",
+    )
+
+
+STEPS = (m001_initial,)
+
+
+def apply(conn: sqlite3.Connection) -> None:
+    """Apply the pending steps (each in its own transaction, with its record)."""
+    if not pending(conn):
+        return
+    from sqlite_utils import Database
+    from sqlite_utils.migrations import Migrations
+
+    migrations = Migrations(SET_NAME)
+    for step in STEPS:
+        migrations()(step)
+    migrations.apply(Database(conn))
+
+
+def pending(conn: sqlite3.Connection) -> list[str]:
+    names = [step.__name__ for step in STEPS]
+    exists = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_sqlite_migrations'").fetchone()
+    if not exists:
+        return names
+    applied = {row[0] for row in conn.execute("SELECT name FROM _sqlite_migrations WHERE migration_set = ?", (SET_NAME,))}
+    return [name for name in names if name not in applied]
