@@ -17,10 +17,11 @@ What it reproduces, from e-conomic/slate @ f6bf5a4 (and ../shared/vendor/economi
 - 201 + Location on create; drafts numbered; POST /invoices/booked deletes the draft
   and creates a booked invoice with its own number; PUT replaces a whole draft;
 - e-conomic computing netAmount/vatAmount/grossAmount itself from the lines.
-  [ours] VAT: a line's VAT is its net times its product group's rate when the
-  recipient's VAT zone is domestic, and 0 in every other zone (EU, abroad, exempt);
-  each line's net and VAT are rounded half up to the cent, then summed. The real
-  rounding rule is not documented.
+  [ours] VAT: in the domestic VAT zone each line is taxed at its product group's rate;
+  every other zone (EU, abroad, exempt) is 0 %. Each line's net is rounded half up to
+  the cent; the VAT is the sum, per rate, of the lines' nets times the rate, rounded
+  half up once per rate (the way a Danish invoice shows one VAT amount on its VAT base).
+  The real rounding rule is not documented.
 - a fair-use style rate limit (`rate_limit=(requests, seconds)`) answering 429 with Retry-After.
 
 Lines marked [ours] are our choices where the docs are silent; [3P] from third-party captures.
@@ -679,7 +680,8 @@ class FakeEconomic:
     def _compute(self, document: dict[str, Any]) -> None:
         zone = int(document["recipient"]["vatZone"].get("vatZoneNumber") or _tail_number(document["recipient"]["vatZone"]["self"]))
         applies = self.zone_applies_vat.get(zone, False)
-        net = vat = Decimal(0)
+        net = Decimal(0)
+        base_by_rate: dict[Decimal, Decimal] = {}
         for line in document.get("lines") or []:
             quantity = Decimal(line.get("quantity", 0))
             price = Decimal(line.get("unitNetPrice", 0))
@@ -692,7 +694,8 @@ class FakeEconomic:
                 rate = self.group_rates.get(group, Decimal(0))
             line["totalNetAmount"] = total
             net += total
-            vat += money(total * rate / 100)
+            base_by_rate[rate] = base_by_rate.get(rate, Decimal(0)) + total
+        vat = sum((money(base * rate / 100) for rate, base in base_by_rate.items()), Decimal("0.00"))
         rate = Decimal(document.get("exchangeRate") or self.currencies[document["currency"].upper()] * 100 / self.currencies[self.base_currency])
         document.update(
             netAmount=net, vatAmount=vat, grossAmount=net + vat, exchangeRate=rate, roundingAmount=Decimal("0.00"),
