@@ -171,6 +171,11 @@ class EconomicBooks:
         original = self.api.get(f"{BOOKED.path}/{ref.number}", missing_ok=True)
         if original is None:
             raise errors.RemoteRejected(f"refund {document.refund_id}: booked invoice {ref.number} is not in e-conomic")
+        fields = {  # the admin's heading, still saying what is credited
+            key: f"Credit note for invoice {ref.number}: {value}" if key in ("heading", "notes.heading") else value
+            for key, value in document.fields.items()
+        }
+        document = replace(document, fields=fields)
         zone_number = int(original["recipient"]["vatZone"]["vatZoneNumber"])
         domestic = zone_number == self.settings.vat_zones["domestic"]
         draft = self._draft(
