@@ -90,8 +90,8 @@ def settings_for(folder: Path, url: str, **accounting: Any) -> config.Settings:
     return config.load(write_economic_config(folder, url, accounting))
 
 
-def demo_order(number: int, **changes: Any) -> Order:
-    raw = json.loads((DEMO_ORDERS / f"{number}.json").read_text())
+def demo_order(order_number: int, **changes: Any) -> Order:
+    raw = json.loads((DEMO_ORDERS / f"{order_number}.json").read_text())
     raw.update(copy.deepcopy(changes))
     return parse_order(raw)
 
