@@ -189,7 +189,7 @@ class WooCommerceShop:
             # A page that no longer reaches back to the last order read means orders left
             # the list before it: step back until it does, so none slips past unread.
             while offset > 0 and (not page or _order_id(page[0]) > last_id):
-                offset = max(0, offset - (self.per_page - 1))
+                offset, page = max(0, offset - (self.per_page - 1)), []
                 page, total = self._orders_page(params, offset)
             for raw in page:
                 order_id = _order_id(raw)
@@ -203,6 +203,7 @@ class WooCommerceShop:
             if len(page) < self.per_page or (total is not None and offset + len(page) >= total):
                 return
             position = offset + len(page) - 1
+            page = []  # let this page go before the next arrives: memory stays at one page
 
     def _orders_page(self, params: dict[str, Any], offset: int) -> tuple[list[Any], int | None]:
         """One page of the order list; any failure stops the run (the cursor stays)."""
