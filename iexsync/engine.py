@@ -98,16 +98,19 @@ class Engine:
         if not self.dry_run:
             self.resolve_intents()
         seen: set[str] = set()
+        queued = [] if self.dry_run else self.store.queued_orders()  # webhook deliveries waiting
         if order_ids is not None:
             for order_id in order_ids:
                 self._fetch_and_process(order_id, seen, forced=True)
         else:
             newest = self._process_changed(seen)
-            for order_id in self.store.due_orders(self.settings.fingerprint):
+            for order_id in self.store.due_orders(self.settings.fingerprint) + queued:
                 if order_id not in seen:
                     self._fetch_and_process(order_id, seen)
             if newest is not None and not self.dry_run:
                 self.store.set_cursor(self._cursor_name, iso(newest))
+        if not self.dry_run:
+            self.store.finish_deliveries([order_id for order_id in queued if order_id in seen])
         if not self.dry_run:
             self.store.finish_run(dict(self.result.counts))
         return self.result

@@ -56,7 +56,22 @@ def m001_initial(db: Any) -> None:
     )
 
 
-STEPS = (m001_initial,)
+def m002_inbox(db: Any) -> None:
+    """Webhook deliveries: committed before the 200 goes out, so an accepted delivery
+    survives any crash; `queued` rows are taken by the next run (webhook worker or cron)."""
+    db["inbox"].create(
+        {
+            "id": int, "platform": str, "delivery_id": str, "order_id": str, "topic": str, "status": str,
+            "reason": str, "remote": str, "received_at": str, "done_at": str,
+        },
+        pk="id",
+    )
+    db["inbox"].create_index(["platform", "delivery_id"], index_name="inbox_by_delivery")
+    db["inbox"].create_index(["status", "order_id"], index_name="inbox_by_status")
+    db["inbox"].create_index(["order_id", "id"], index_name="inbox_by_order")
+
+
+STEPS = (m001_initial, m002_inbox)
 
 
 def apply(conn: sqlite3.Connection) -> None:

@@ -272,6 +272,49 @@ class Store:
         with self.transaction():
             self._execute("DELETE FROM claims WHERE order_id = ? AND run = ?", (order_id, self.run))
 
+    # --- the webhook inbox ------------------------------------------------------------------
+    def enqueue_delivery(self, platform: str, delivery_id: str, order_id: str, topic: str, remote: str = "") -> str:
+        """Record a verified delivery; 'queued', or 'duplicate' if this delivery was seen
+        before or the order is already waiting. Committed before the caller answers 200."""
+        with self.transaction():
+            seen = delivery_id and self._execute(
+                "SELECT 1 FROM inbox WHERE platform = ? AND delivery_id = ? AND status IN ('queued', 'done') LIMIT 1",
+                (platform, delivery_id),
+            ).fetchone()
+            waiting = self._execute(
+                "SELECT 1 FROM inbox WHERE status = 'queued' AND platform = ? AND order_id = ? LIMIT 1", (platform, order_id)
+            ).fetchone()
+            status = "duplicate" if seen or waiting else "queued"
+            reason = ("delivery seen before" if seen else "order already queued") if status == "duplicate" else ""
+            self._insert_delivery(platform, delivery_id, order_id, topic, status, reason, remote)
+        return status
+
+    def reject_delivery(self, platform: str, reason: str, remote: str = "", delivery_id: str = "") -> None:
+        with self.transaction():
+            self._insert_delivery(platform, delivery_id, "", "", "rejected", reason, remote)
+
+    def _insert_delivery(self, platform: str, delivery_id: str, order_id: str, topic: str, status: str, reason: str,
+                         remote: str) -> None:
+        self._execute(
+            "INSERT INTO inbox (platform, delivery_id, order_id, topic, status, reason, remote, received_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (platform, delivery_id, order_id, topic, status, redact(reason), remote, iso(utc_now())),
+        )
+
+    def queued_orders(self) -> list[str]:
+        rows = self._execute("SELECT DISTINCT order_id FROM inbox WHERE status = 'queued' ORDER BY id")
+        return [row[0] for row in rows]
+
+    def finish_deliveries(self, order_ids: list[str]) -> None:
+        """The orders were processed (or are due for a retry, which the log's status covers)."""
+        if not order_ids:
+            return
+        with self.transaction():
+            self.conn.executemany(
+                "UPDATE inbox SET status = 'done', done_at = ? WHERE status = 'queued' AND order_id = ?",
+                [(iso(utc_now()), order_id) for order_id in order_ids],
+            )
+
     # --- search ---------------------------------------------------------------------------
     def search(self, query: str, limit: int = 200) -> list[dict[str, Any]]:
         """By order number first, then order id, e-mail, document number, then words in messages."""
@@ -283,12 +326,39 @@ class Store:
                 f"SELECT {columns} FROM events WHERE {column} = ? ORDER BY id DESC LIMIT ?", (value, limit)
             ).fetchall()
             if rows:
-                return [_event(r) for r in rows]
+                found = [_event(r) for r in rows]
+                if column in ("order_number", "order_id"):
+                    found = _newest_first(found + self._deliveries(rows[0][2], limit), limit)
+                return found
+        if query.isdigit():
+            deliveries = self._deliveries(query, limit)
+            if deliveries:
+                return deliveries
         pattern = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         rows = self._execute(
             f"SELECT {columns} FROM events WHERE message LIKE ? ESCAPE '\\' ORDER BY id DESC LIMIT ?", (pattern, limit)
         ).fetchall()
         return [_event(r) for r in rows]
+
+
+    def _deliveries(self, order_id: str, limit: int) -> list[dict[str, Any]]:
+        """Webhook deliveries for the order, shown beside its events (outcome: the delivery's fate)."""
+        rows = self._execute(
+            "SELECT received_at, order_id, status, reason, topic, delivery_id FROM inbox WHERE order_id = ? "
+            "ORDER BY id DESC LIMIT ?",
+            (order_id, limit),
+        ).fetchall()
+        return [
+            {
+                "time": time, "order": order, "order_id": order, "state": "", "outcome": f"webhook {status}",
+                "document": "", "message": f"Webhook {topic or 'delivery'} {delivery_id}".strip() + (f": {reason}" if reason else ""),
+            }
+            for time, order, status, reason, topic, delivery_id in rows
+        ]
+
+
+def _newest_first(rows: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
+    return sorted(rows, key=lambda row: row["time"], reverse=True)[:limit]
 
 
 def _transfer(row: tuple) -> Transfer:
