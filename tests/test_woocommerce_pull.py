@@ -177,6 +177,22 @@ def test_no_orders_at_all(shop, server) -> None:
     assert len(list_queries(server)) == 1
 
 
+@pytest.mark.parametrize("knob", ["honours_orderby", "honours_offset"])
+def test_a_shop_that_ignores_the_paging_parameters_stops_the_run_instead_of_skipping_orders(fake, shop, knob) -> None:
+    fake.generate(250)
+    setattr(fake, knob, False)
+    with pytest.raises(errors.UserError, match=r"ignore[sd]? .*cannot page through the orders safely"):
+        list(shop.changed_orders(None))
+
+
+def test_an_order_without_an_id_is_read_once_as_broken(fake, shop) -> None:
+    first = fake.generate(150)[0]
+    fake.orders[first].raw = {k: v for k, v in fake.order_json(first).items() if k != "id"}
+    items = list(shop.changed_orders(None))
+    broken = [item for item in items if isinstance(item, BrokenOrder)]
+    assert len(items) == 150 and len(broken) == 1 and "id is missing" in broken[0].error
+
+
 # --- since ----------------------------------------------------------------------------------
 def test_since_asks_for_gmt_modification_times_and_includes_its_own_second(fake, server, shop) -> None:
     moment = datetime(2026, 3, 1, 12, 0, 0, tzinfo=timezone.utc)

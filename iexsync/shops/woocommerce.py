@@ -191,17 +191,24 @@ class WooCommerceShop:
             while offset > 0 and (not page or _order_id(page[0]) > last_id):
                 offset, page = max(0, offset - (self.per_page - 1)), []
                 page, total = self._orders_page(params, offset)
-            for raw in page:
-                order_id = _order_id(raw)
-                if order_id <= last_id:
-                    continue
-                last_id = order_id
+            ids = [_order_id(raw) for raw in page]
+            _check_id_order(ids)
+            fresh = 0
+            for index, (raw, order_id) in enumerate(zip(page, ids)):
+                if order_id <= last_id and not (order_id == 0 and (index or not offset)):
+                    continue  # read already (an order without an id is read once, as broken)
+                last_id, fresh = max(last_id, order_id), fresh + 1
                 item = self._item(raw)
                 if floor is not None and item.modified is not None and item.modified < floor:
                     continue  # a shop that ignored modified_after (older WooCommerce)
                 yield item
             if len(page) < self.per_page or (total is not None and offset + len(page) >= total):
                 return
+            if not fresh:  # a full page and nothing new: the shop keeps answering the same page
+                raise errors.UserError(
+                    f"{WHAT}: the shop ignores the `offset` parameter of GET /orders (a plugin or cache may "
+                    "rewrite the request), so iexsync cannot page through the orders safely and stops"
+                )
             position = offset + len(page) - 1
             page = []  # let this page go before the next arrives: memory stays at one page
 
@@ -402,6 +409,16 @@ def _broken(raw: Any, error: str) -> BrokenOrder:
         modified=modified,
         raw=raw,
     )
+
+
+def _check_id_order(ids: list[int]) -> None:
+    """Paging by id is only safe if the shop really sorts by id: stop rather than skip orders."""
+    known = [i for i in ids if i]
+    if any(later <= earlier for earlier, later in zip(known, known[1:])):
+        raise errors.UserError(
+            f"{WHAT}: the shop ignored orderby=id&order=asc on GET /orders (a plugin may force its own "
+            "order), so iexsync cannot page through the orders safely and stops"
+        )
 
 
 def _order_id(raw: Any) -> int:

@@ -118,6 +118,8 @@ class FakeWooCommerce:
         self.pretty_permalinks = True
         self.woocommerce_active = True  # False: the wc/v3 routes are gone, as with the plugin deactivated
         self.supports_modified_after = True  # False: an older WooCommerce, which ignores the parameter
+        self.honours_orderby = True  # False: a plugin forces its own order (newest first)
+        self.honours_offset = True  # False: a cache or plugin drops the offset parameter
         self.html_mode: str | None = None  # None | "maintenance" | "challenge" | "blocked"
         self.maintenance_retry_after = 600  # what WordPress's maintenance page sends
         self.rate_limit: tuple[int, float, int] | None = None  # (requests, per seconds, Retry-After)
@@ -262,6 +264,10 @@ class FakeWooCommerce:
             and self._within(e, bounds, gmt)
             and (not include or e.id in include) and e.id not in exclude
         ]
+        if not self.honours_orderby:
+            orderby, order = "date", "desc"
+        if not self.honours_offset:
+            offset = None
         if orderby == "include" and include:
             matches.sort(key=lambda e: include.index(e.id), reverse=order == "desc")
         elif orderby == "date":
