@@ -1,0 +1,114 @@
+"""End to end: `iexsync sync` with the demo's orders (file shop) into the fake e-conomic.
+
+The whole product path: config loader, engine, SQLite log, mapping, this connector, over
+loopback HTTP. And a run killed (SIGKILL, by the fake, the moment it has acted) right
+after a write, then restarted: nothing is booked twice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from tests.fakes.economic import FakeEconomic
+from tests.fakes.server import FakeServer
+from tests.test_economic_support import DEMO_ORDERS, economic_server, fake, write_economic_config  # noqa: F401
+
+COMPLETED = {"1001": "1646.25", "1002": "985.75", "1003": "954.00", "1004": "2525.00", "1006": "606.25"}
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, economic_server: FakeServer) -> Path:
+    shutil.copytree(DEMO_ORDERS, tmp_path / "orders")
+    return write_economic_config(tmp_path, economic_server.url)
+
+
+def references(fake: FakeEconomic) -> dict[str, list[str]]:
+    """Reference → where each document carrying it is (a duplicate shows as two entries)."""
+    found: dict[str, list[str]] = {}
+    for store, where in ((fake.drafts, "draft"), (fake.booked, "booked"), (fake.orders, "order")):
+        for document in store.values():
+            found.setdefault(document["references"]["other"], []).append(where)
+    return found
+
+
+def assert_demo_transferred_once(fake: FakeEconomic) -> None:
+    assert references(fake) == {
+        **{f"iexsync:woocommerce:{n}:invoice": ["booked"] for n in COMPLETED},
+        "iexsync:woocommerce:1005:order": ["order"],
+        "iexsync:woocommerce:1006:credit_note:2001": ["booked"],
+    }
+    gross = {d["references"]["other"].split(":")[2]: d["grossAmount"] for d in fake.booked.values() if d["grossAmount"] > 0}
+    assert gross == {n: Decimal(total) for n, total in COMPLETED.items()}
+
+
+def test_sync_transfers_the_demo_into_e_conomic_and_a_second_run_writes_nothing(fake, workspace, cli) -> None:
+    first = cli("sync", "--config", workspace, "--verbose")
+    assert first.exit_code == 1, first.output  # order 1009 has a line without SKU
+    assert "1009" in first.output and "no SKU" in first.output
+    assert_demo_transferred_once(fake)
+    credit = next(d for d in fake.booked.values() if d["grossAmount"] < 0)
+    assert credit["grossAmount"] == Decimal("-125.00")
+    assert fake.orders[1]["grossAmount"] == Decimal("836.25")
+    writes = sum(count for route, count in fake.calls.items() if not route.startswith("GET"))
+
+    second = cli("sync", "--config", workspace)
+    assert sum(count for route, count in fake.calls.items() if not route.startswith("GET")) == writes
+    assert second.exit_code in (0, 1)
+    assert_demo_transferred_once(fake)
+
+
+def test_a_changed_processing_order_updates_its_order_draft(fake, workspace, cli) -> None:
+    cli("sync", "--config", workspace)
+    path = workspace.parent / "orders" / "1005.json"
+    order = json.loads(path.read_text())
+    order["shipping_lines"][0].update(total="0.00", total_tax="0.00", taxes=[])
+    order["shipping_total"], order["shipping_tax"] = "0.00", "0.00"
+    order["total"], order["total_tax"] = "775.00", "155.00"
+    order["date_modified"] = order["date_modified_gmt"] = "2026-03-01T10:00:00"
+    path.write_text(json.dumps(order))
+    cli("sync", "--config", workspace)
+    assert fake.count("PUT /orders/drafts/{orderNumber}") == 1
+    assert list(fake.orders) == [1] and fake.orders[1]["grossAmount"] == Decimal("775.00")
+
+
+class KillAfter:
+    """Wraps the fake: once it has acted on the nth matching request, SIGKILL the client."""
+
+    def __init__(self, app: FakeEconomic, method: str, path: str, nth: int = 1):
+        self.app, self.method, self.path, self.left = app, method, path, nth
+        self.pid = 0
+
+    def __call__(self, environ: dict, start_response):
+        answer = self.app(environ, start_response)
+        if environ["REQUEST_METHOD"] == self.method and environ["PATH_INFO"] == self.path:
+            self.left -= 1
+            if self.left == 0 and self.pid:
+                os.kill(self.pid, signal.SIGKILL)  # written in e-conomic, never recorded in the log
+        return answer
+
+
+@pytest.mark.parametrize(("method", "path", "nth"), [("POST", "/invoices/drafts", 2), ("POST", "/invoices/booked", 1)])
+def test_a_run_killed_right_after_a_write_books_nothing_twice(fake, economic_server, workspace, cli, method, path, nth) -> None:
+    killer = KillAfter(fake, method, path, nth)
+    economic_server.switch.app = killer
+    run = subprocess.Popen(
+        [sys.executable, "-m", "iexsync", "sync", "--config", str(workspace)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+    )
+    killer.pid = run.pid  # the process needs far longer to import than this takes
+    assert run.wait(timeout=60) == -signal.SIGKILL
+    assert killer.left == 0
+
+    restarted = cli("sync", "--config", workspace, "--verbose")
+    assert restarted.exit_code == 1, restarted.output  # only order 1009, as before
+    assert "recovered after an interrupted run" in restarted.output.lower() or "found in the accounting system" in restarted.output
+    assert_demo_transferred_once(fake)
