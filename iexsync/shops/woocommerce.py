@@ -229,9 +229,9 @@ class WooCommerceShop:
 
     def _item(self, raw: Any) -> ShopItem:
         """The canonical order, or a BrokenOrder for this order alone."""
-        order_id = str(raw.get("id", "?")) if isinstance(raw, dict) else "?"
+        order_id = _order_id(raw)
         try:
-            refunds = self._refunds(order_id) if isinstance(raw, dict) and raw.get("refunds") else None
+            refunds = self._refunds(str(order_id)) if order_id and raw.get("refunds") else None
             return parse_order(raw, refunds=refunds)
         except errors.OrderInvalid as exc:
             return _broken(raw, exc.message)
@@ -244,8 +244,6 @@ class WooCommerceShop:
             try:
                 response = self._get(f"orders/{order_id}/refunds", {"per_page": self.per_page, "page": page})
                 body = json_body(response, WHAT)
-            except errors.OrderInvalid:
-                raise
             except errors.RemoteUnavailable as exc:
                 raise errors.TemporaryFailure(f"{exc.message}; the run stops and the next one tries again") from None
             except errors.OrderError as exc:
