@@ -16,7 +16,7 @@ import os
 import re
 import stat
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -117,17 +117,19 @@ class StateRule:
 
 @dataclass(frozen=True)
 class TransferSettings:
+    """`transfer:` typed; the defaults live in the schema (`_TRANSFER_SCHEMA`)."""
+
     allowed_states: tuple[str, ...]
-    document: str = "invoice"
-    book: bool = False
-    per_state: Mapping[str, StateRule] = field(default_factory=dict)
-    refunds: str = "credit_note"
-    start_date: dt.date | None = None
-    update_drafts: bool = True
-    require_sku: bool = False
-    rounding_tolerance: Decimal = Decimal("0.02")
-    overlap_minutes: int = 10
-    reference_prefix: str = "iexsync"
+    document: str
+    book: bool
+    per_state: Mapping[str, StateRule]
+    refunds: str
+    start_date: dt.date | None
+    update_drafts: bool
+    require_sku: bool
+    rounding_tolerance: Decimal
+    overlap_minutes: int
+    reference_prefix: str
 
     def rule_for(self, state: str) -> StateRule | None:
         """What an order in `state` becomes, or None if the state is not allowed."""
@@ -451,32 +453,38 @@ def _holds_secrets(text: str) -> bool:
     return bool(found)
 
 
+def _with_defaults(section: Mapping[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    """The section with the schema's defaults filled in: the schema is the one place they live."""
+    defaults = {key: spec["default"] for key, spec in schema["properties"].items() if "default" in spec}
+    return {**defaults, **section}
+
+
 def _typed(path: Path, tree: dict[str, Any], text: str) -> Settings:
-    transfer = tree["transfer"]
+    transfer = _with_defaults(tree["transfer"], _TRANSFER_SCHEMA)
+    log = _with_defaults(tree.get("log", {}), _CORE_SCHEMA["properties"]["log"])
     base = path.parent
-    log = tree.get("log", {})
-    log_path = (base / log.get("path", "iexsync.db")).resolve()
+    log_path = (base / log["path"]).resolve()
     lock_path = (base / log["lock_path"]).resolve() if log.get("lock_path") else Path(str(log_path) + ".lock")
-    start = transfer.get("start_date")
+    start = transfer["start_date"]
     return Settings(
         path=path.resolve(),
         shop=tree["shop"],
         accounting=tree["accounting"],
         transfer=TransferSettings(
             allowed_states=tuple(transfer["allowed_states"]),
-            document=transfer.get("document", "invoice"),
-            book=transfer.get("book", False),
+            document=transfer["document"],
+            book=transfer["book"],
             per_state={
-                state: StateRule(rule.get("document", transfer.get("document", "invoice")), rule.get("book", transfer.get("book", False)))
-                for state, rule in transfer.get("per_state", {}).items()
+                state: StateRule(rule.get("document", transfer["document"]), rule.get("book", transfer["book"]))
+                for state, rule in transfer["per_state"].items()
             },
-            refunds=transfer.get("refunds", "credit_note"),
+            refunds=transfer["refunds"],
             start_date=dt.date.fromisoformat(start) if start else None,
-            update_drafts=transfer.get("update_drafts", True),
-            require_sku=transfer.get("require_sku", False),
-            rounding_tolerance=Decimal(str(transfer.get("rounding_tolerance", "0.02"))),
-            overlap_minutes=transfer.get("overlap_minutes", 10),
-            reference_prefix=transfer.get("reference_prefix", "iexsync"),
+            update_drafts=transfer["update_drafts"],
+            require_sku=transfer["require_sku"],
+            rounding_tolerance=Decimal(str(transfer["rounding_tolerance"])),
+            overlap_minutes=transfer["overlap_minutes"],
+            reference_prefix=transfer["reference_prefix"],
         ),
         mappings=tree.get("mappings", {}),
         filters=tuple(Filter(f["name"], f["skip_if"]) for f in tree.get("filters", [])),

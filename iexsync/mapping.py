@@ -56,19 +56,7 @@ def build_document(settings: Settings, order: Order, kind: DocumentKind) -> Docu
                 )
     lines = [_document_line(line) for line in order.lines]
     lines += _rounding(settings, order.currency, order.totals(), order.shop_total, "the order's lines")
-    return Document(
-        reference=reference(settings, order, kind),
-        kind=kind,
-        order_id=order.order_id,
-        order_number=order.number,
-        date=order.created.date(),
-        currency=order.currency,
-        customer=order.customer,
-        lines=tuple(lines),
-        totals=_totals(lines, order.currency),
-        payment=order.payment,
-        fields=_fields(settings, order),
-    )
+    return _document(settings, order, kind, lines, order.created)
 
 
 def build_credit_note(settings: Settings, order: Order, refund: Refund, credits: str) -> Document:
@@ -88,20 +76,25 @@ def build_credit_note(settings: Settings, order: Order, refund: Refund, credits:
         )
     if rest > 0:
         lines += _amount_only(order, rest, refund.reason)
+    return _document(settings, order, DocumentKind.CREDIT_NOTE, lines, refund.created or order.modified,
+                     credits_reference=credits, refund_id=refund.refund_id)
+
+
+def _document(settings: Settings, order: Order, kind: DocumentKind, lines: list[DocumentLine], when: Any,
+              **extra: str) -> Document:
     return Document(
-        reference=reference(settings, order, DocumentKind.CREDIT_NOTE, refund.refund_id),
-        kind=DocumentKind.CREDIT_NOTE,
+        reference=reference(settings, order, kind, extra.get("refund_id", "")),
+        kind=kind,
         order_id=order.order_id,
         order_number=order.number,
-        date=(refund.created or order.modified).date(),
+        date=when.date(),  # the shop's own date: `when` carries the shop's offset
         currency=order.currency,
         customer=order.customer,
         lines=tuple(lines),
         totals=_totals(lines, order.currency),
         payment=order.payment,
         fields=_fields(settings, order),
-        credits_reference=credits,
-        refund_id=refund.refund_id,
+        **extra,
     )
 
 

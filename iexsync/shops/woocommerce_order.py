@@ -289,44 +289,34 @@ class _Reader:
         ]
 
     def shipping_lines(self, rates: dict[str, Decimal | None]) -> list[Line]:
-        lines = []
-        for index, item in enumerate(self.items("shipping_lines")):
-            path = f"shipping_lines[{index}]."
-            net = self.money(item, "total", path)
-            vat = self.money(item, "total_tax", path, "0")
-            lines.append(
-                Line(
-                    kind=LineKind.SHIPPING,
-                    text=self.text(item, "method_title", path) or "Shipping",
-                    quantity=Decimal(1),
-                    unit_net=net,
-                    net=net,
-                    vat=vat,
-                    vat_rate=self.line_rate(item, path, rates, net, vat),
-                    meta={"method_id": item.get("method_id")},
-                )
-            )
-        return lines
+        return [
+            self.single_line(item, f"shipping_lines[{index}].", rates, LineKind.SHIPPING,
+                             self.text(item, "method_title") or "Shipping", {"method_id": item.get("method_id")})
+            for index, item in enumerate(self.items("shipping_lines"))
+        ]
 
     def fee_lines(self, rates: dict[str, Decimal | None]) -> list[Line]:
-        lines = []
-        for index, item in enumerate(self.items("fee_lines")):
-            path = f"fee_lines[{index}]."
-            net = self.money(item, "total", path)
-            vat = self.money(item, "total_tax", path, "0")
-            lines.append(
-                Line(
-                    kind=LineKind.DISCOUNT if net < 0 else LineKind.FEE,  # a negative fee is a discount
-                    text=self.text(item, "name", path) or "Fee",
-                    quantity=Decimal(1),
-                    unit_net=net,
-                    net=net,
-                    vat=vat,
-                    vat_rate=self.line_rate(item, path, rates, net, vat),
-                    meta={"tax_status": item.get("tax_status")},
-                )
-            )
-        return lines
+        return [
+            self.single_line(item, f"fee_lines[{index}].", rates, LineKind.FEE, self.text(item, "name") or "Fee",
+                             {"tax_status": item.get("tax_status")})
+            for index, item in enumerate(self.items("fee_lines"))
+        ]
+
+    def single_line(self, item: dict[str, Any], path: str, rates: dict[str, Decimal | None], kind: LineKind,
+                    text: str, meta: dict[str, Any]) -> Line:
+        """A shipping or fee line: one unit at its total; a negative fee is a discount."""
+        net = self.money(item, "total", path)
+        vat = self.money(item, "total_tax", path, "0")
+        return Line(
+            kind=LineKind.DISCOUNT if kind is LineKind.FEE and net < 0 else kind,
+            text=text,
+            quantity=Decimal(1),
+            unit_net=net,
+            net=net,
+            vat=vat,
+            vat_rate=self.line_rate(item, path, rates, net, vat),
+            meta=meta,
+        )
 
     def custom_fields(self) -> dict[str, Any]:
         meta = self.raw.get("meta_data") or []
