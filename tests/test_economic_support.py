@@ -83,6 +83,7 @@ def write_economic_config(folder: Path, url: str, accounting: dict[str, Any] | N
     tree.update(top)
     path = folder / "config.yaml"
     path.write_text(yaml.safe_dump(tree, sort_keys=False))
+    path.chmod(0o600)  # it holds the (fake) tokens
     return path
 
 

@@ -96,7 +96,20 @@ class KillAfter:
         return answer
 
 
-@pytest.mark.parametrize(("method", "path", "nth"), [("POST", "/invoices/drafts", 2), ("POST", "/invoices/booked", 1)])
+CREDIT_DRAFT_LANDED = pytest.param(
+    "POST", "/invoices/drafts", 6,  # the 6th draft is 1006's credit note: killed before it is booked
+    marks=pytest.mark.xfail(
+        strict=True,
+        reason="engine: resolve_intents records a found but unbooked credit note as credited, so it is never "
+        "booked; calling credit() again would book it (see the e-conomic report)",
+    ),
+)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "nth"),
+    [("POST", "/invoices/drafts", 2), ("POST", "/invoices/booked", 1), CREDIT_DRAFT_LANDED],
+)
 def test_a_run_killed_right_after_a_write_books_nothing_twice(fake, economic_server, workspace, cli, method, path, nth) -> None:
     killer = KillAfter(fake, method, path, nth)
     economic_server.switch.app = killer
@@ -110,5 +123,5 @@ def test_a_run_killed_right_after_a_write_books_nothing_twice(fake, economic_ser
 
     restarted = cli("sync", "--config", workspace, "--verbose")
     assert restarted.exit_code == 1, restarted.output  # only order 1009, as before
-    assert "recovered after an interrupted run" in restarted.output.lower() or "found in the accounting system" in restarted.output
+    assert "recovered after an interrupted run" in restarted.output.lower() or "1 credited" in restarted.output
     assert_demo_transferred_once(fake)

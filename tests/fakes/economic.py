@@ -56,10 +56,8 @@ from tests.fakes.server import Fault, FakeServer, Recorded
 APP_SECRET_TOKEN = "fake-app-secret-token"
 AGREEMENT_GRANT_TOKEN = "fake-agreement-grant-token"
 
-SCHEMA_DIR = Path(
-    os.environ.get("IEXSYNC_ECONOMIC_SCHEMAS")
-    or Path(__file__).resolve().parents[3] / "shared" / "vendor" / "economic"
-)
+# The vendor-doc schemas live beside the repo in shared/vendor (as for the WooCommerce fake).
+SCHEMA_DIR = Path(os.environ.get("IEXSYNC_VENDOR_DIR", Path(__file__).resolve().parents[3] / "shared" / "vendor")) / "economic"
 CENT = Decimal("0.01")
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 1000
@@ -139,7 +137,7 @@ class FakeEconomic:
         self._rate = rate_limit
         self._window: list[float] = []
         self._validators = {
-            name: Draft7Validator(json.loads((SCHEMA_DIR / f"{name}.schema.json").read_text()))
+            name: Draft7Validator(_schema(name))
             for name in ("invoices.drafts.post", "orders.drafts.post", "invoices.booked.post", "customers.post", "products.post")
         }
         self._seed(group_rates or {1: Decimal("25"), 2: Decimal("0")})
@@ -852,6 +850,14 @@ def dumps(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         return "[" + ",".join(dumps(v) for v in value) + "]"
     return json.dumps(value)
+
+
+def _schema(name: str) -> dict[str, Any]:
+    path = SCHEMA_DIR / f"{name}.schema.json"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing: the fake validates every write against the vendor-doc "
+                                "schemas (set IEXSYNC_VENDOR_DIR to the shared/vendor folder)")
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def _error(status: int, message: str, hint: str) -> dict[str, Any]:
