@@ -17,8 +17,8 @@ from jsonschema import Draft7Validator
 
 from iexsync import errors, mapping
 from iexsync.config import Settings
-from iexsync.document import Document, DocumentKind, DocumentLine
-from iexsync.model import Customer, LineKind, Totals
+from iexsync.document import DocumentKind, DocumentLine
+from iexsync.model import LineKind, Totals
 from tests.fakes.economic import SCHEMA_DIR, FakeEconomic, fault_once
 from tests.fakes.server import FakeServer
 from tests.test_economic_support import connect, demo_order, economic_server, fake, invoice, plug, settings_for  # noqa: F401
@@ -392,5 +392,10 @@ def test_plain_http_to_another_host_is_refused() -> None:
     EconomicBooks.from_config({**section, "allow_insecure_http": True}, Path(".")).close()
 
 
-def _unused() -> tuple:  # keep imports honest for readers: these types appear in signatures above
-    return (Customer, Document)
+def test_find_costs_one_get_per_collection_and_fewer_when_told_the_kind(fake, economic_server) -> None:
+    books = connect(economic_server)
+    assert books.find("iexsync:woocommerce:1:invoice") is None
+    searched = len(economic_server.calls("GET"))
+    assert searched == 5  # booked, invoice drafts, order drafts, sent and archived orders
+    assert books.find("iexsync:woocommerce:1:invoice", DocumentKind.INVOICE) is None
+    assert len(economic_server.calls("GET")) - searched == 2

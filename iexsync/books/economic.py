@@ -95,9 +95,20 @@ class EconomicBooks:
         self.api.close()
 
     # --- finding ------------------------------------------------------------------------
-    def find(self, reference: str) -> DocumentRef | None:
+    def find(self, reference: str, kind: DocumentKind | None = None) -> DocumentRef | None:
+        """The document carrying `reference`: 1 to 5 filtered GETs.
+
+        With `kind` an invoice or credit note, only the invoice collections are searched
+        (2 GETs when it is absent): an invoice never turns into an order. An order may be
+        upgraded to an invoice draft in e-conomic, so it is looked for everywhere.
+        """
         query = f"references.other$eq:{filter_value(reference)}"
-        for place in SEARCHED:
+        places = SEARCHED
+        if kind in (DocumentKind.INVOICE, DocumentKind.CREDIT_NOTE):
+            places = (BOOKED, INVOICE_DRAFTS)
+        elif kind is DocumentKind.ORDER:
+            places = (ORDER_DRAFTS, *(p for p in SEARCHED if p is not ORDER_DRAFTS))
+        for place in places:
             found = [item for item in self.api.collection(place.path, query) if _reference(item) == reference]
             if found:
                 return self._ref(place, found[0], reference)
@@ -106,7 +117,7 @@ class EconomicBooks:
     # --- writing ------------------------------------------------------------------------
     def create(self, document: Document) -> DocumentRef:
         if document.kind is DocumentKind.CREDIT_NOTE:
-            original = self.find(document.credits_reference) if document.credits_reference else None
+            original = self.find(document.credits_reference, DocumentKind.INVOICE) if document.credits_reference else None
             if original is None:
                 raise errors.MappingError(
                     f"credit note {document.reference}: the document it credits "
@@ -152,7 +163,7 @@ class EconomicBooks:
                 subject=f"the booking of {_name(ref)}",
             )
         except errors.RemoteRejected:
-            found = self.find(ref.reference)  # booked already, by an earlier run or by hand?
+            found = self.find(ref.reference, DocumentKind.INVOICE)  # booked already, by an earlier run or by hand?
             if found is not None and found.booked:
                 return found
             raise
@@ -160,7 +171,7 @@ class EconomicBooks:
 
     def credit(self, ref: DocumentRef, document: Document) -> DocumentRef:
         """Write and book the credit note `document` (positive amounts) against the booked `ref`."""
-        existing = self.find(document.reference)
+        existing = self.find(document.reference, DocumentKind.CREDIT_NOTE)
         if existing is not None:  # an earlier attempt got this far: finish it, never repeat it
             return existing if existing.booked else self.book(existing)
         if ref.kind is not DocumentKind.INVOICE or not ref.booked:
@@ -270,7 +281,7 @@ class EconomicBooks:
         """A PUT to a draft that is gone: say where the document went instead of 'not found'."""
         if self.api.get(f"{place.path}/{ref.number}", missing_ok=True) is not None:
             return
-        found = self.find(ref.reference)
+        found = self.find(ref.reference, ref.kind)
         if found is not None and found.booked:
             raise errors.RemoteRejected(
                 f"{_name(ref)} was booked in e-conomic meanwhile as invoice {found.number}; "
