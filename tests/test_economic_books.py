@@ -399,3 +399,34 @@ def test_find_costs_one_get_per_collection_and_fewer_when_told_the_kind(fake, ec
     assert searched == 5  # booked, invoice drafts, order drafts, sent and archived orders
     assert books.find("iexsync:woocommerce:1:invoice", DocumentKind.INVOICE) is None
     assert len(economic_server.calls("GET")) - searched == 2
+
+
+VENDOR_ORDERS = SCHEMA_DIR.parent / "woocommerce" / "orders"
+
+
+def test_the_vendors_woocommerce_examples_go_through_with_us_sales_tax(economic_server, tmp_path) -> None:
+    """WooCommerce's own example orders: a US shop charging 7.5 % California tax, no SKUs."""
+    import yaml
+
+    from iexsync import config
+    from iexsync.shops.woocommerce_order import parse_order
+    from tests.test_economic_support import write_economic_config
+
+    fake = plug(economic_server, FakeEconomic(base_currency="USD", group_rates={1: D("7.5"), 2: D(0)}))
+    path = write_economic_config(tmp_path, economic_server.url)
+    tree = yaml.safe_load(path.read_text())
+    tree["transfer"]["require_sku"] = False
+    path.write_text(yaml.safe_dump(tree))
+    settings = config.load(path)
+    books = connect(economic_server, home_country="US", products={"default_sku": "WOO"})
+    shop_totals, economic_totals = {}, {}
+    for name in ("order-727.json", "order-728.json", "order-723.json"):
+        order = parse_order(json.loads((VENDOR_ORDERS / name).read_text()))
+        ref = books.book(books.create(mapping.build_document(settings, order, DocumentKind.INVOICE)))
+        shop_totals[order.order_id], economic_totals[order.order_id] = order.shop_total, ref.totals.gross
+    # 728: WooCommerce charged 2.25 tax on 30.00 but shows line taxes 1.13 + 0.23 + 0.90 = 2.26; the mapping
+    # balances that with a -0.01 rounding line, and e-conomic (one VAT amount per rate) ends a cent under.
+    assert economic_totals == {"727": D("29.35"), "728": D("62.24"), "723": D("39.00")}
+    assert shop_totals == {"727": D("29.35"), "728": D("62.25"), "723": D("39.00")}
+    assert [d["recipient"]["vatZone"]["vatZoneNumber"] for d in fake.booked.values()] == [1, 1, 3]  # 723: Brazil, no tax
+    assert schema_errors(fake) == []
