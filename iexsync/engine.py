@@ -31,7 +31,7 @@ from iexsync.errors import DocumentExists, OrderError, OutcomeUnknown
 from iexsync.model import Order
 from iexsync.shops.base import BrokenOrder, Shop, ShopItem
 from iexsync.store import Intent, Store, Transfer
-from iexsync.timeutil import iso, parse_time
+from iexsync.timeutil import iso, parse_time, utc_now
 
 NOT_ALLOWED = "Order state not allowed"
 
@@ -126,6 +126,7 @@ class Engine:
         if stored:
             since = parse_time(stored, "cursor") - timedelta(minutes=self.settings.transfer.overlap_minutes)
         newest = parse_time(stored, "cursor") if stored else None
+        started = utc_now()
         for item in self.shop.changed_orders(since):
             if item.order_id in seen:
                 continue  # a page boundary shifted under us: the order is handled once
@@ -134,6 +135,10 @@ class Engine:
             modified = item.modified
             if modified is not None and (newest is None or modified > newest):
                 newest = modified
+        # An order changed after this pass read it carries a time after the pass began; a
+        # cursor beyond that time would leave the change outside the next run's window.
+        if newest is not None and newest > started:
+            newest = started
         return newest
 
     def _fetch_and_process(self, order_id: str, seen: set[str], forced: bool = False) -> None:

@@ -13,6 +13,8 @@ Rules every connector gets by using this module:
 from __future__ import annotations
 
 import ipaddress
+import logging
+import re
 import threading
 import time
 from collections.abc import Mapping
@@ -21,13 +23,15 @@ from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import NewConnectionError
+from urllib3.exceptions import NewConnectionError, ReadTimeoutError
 from urllib3.util.retry import Retry
 
 from iexsync import errors
 from iexsync.redaction import redact
 
 DEFAULT_TIMEOUT = (5.0, 30.0)  # connect, read: seconds
+# A server may ask for a long pause (WordPress maintenance says 600 s); a cron run waits at most this per retry.
+MAX_RETRY_AFTER = 30.0
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 TRANSIENT_STATUSES = (429, 500, 502, 503, 504)
 
@@ -53,6 +57,26 @@ def check_transport(url: str, *, allow_insecure_http: bool, what: str) -> None:
                 "use https (or set allow_insecure_http: true if you really must)"
             ]
         )
+
+
+class _RedactingFilter(logging.Filter):
+    """urllib3 logs the URLs it retries, query (credentials, for some shops) included."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = redact(strip_urls(record.getMessage())), ()
+        return True
+
+
+for _name in ("urllib3.connectionpool", "urllib3.util.retry", "urllib3.poolmanager", "urllib3.response"):
+    logging.getLogger(_name).addFilter(_RedactingFilter())
+
+
+class _Retry(Retry):
+    """urllib3's Retry, with the server's Retry-After capped at MAX_RETRY_AFTER."""
+
+    def get_retry_after(self, response: Any) -> float | None:
+        seconds = super().get_retry_after(response)
+        return None if seconds is None else min(seconds, MAX_RETRY_AFTER)
 
 
 class RateLimiter:
@@ -110,7 +134,7 @@ class Client:
         self.session.headers.update(headers or {})
         self.session.auth = auth
         self.session.params = dict(params or {})
-        retry = Retry(
+        retry = _Retry(
             total=retries,
             connect=retries,
             read=retries,
@@ -147,6 +171,10 @@ class Client:
         except requests.exceptions.ConnectTimeout as exc:
             raise errors.RemoteUnavailable(self._describe(method, url, "timed out connecting")) from _clean(exc)
         except requests.exceptions.ConnectionError as exc:
+            if _timed_out(exc):  # read timeouts surface as ConnectionError once retries run out
+                if method in SAFE_METHODS:
+                    raise errors.RemoteUnavailable(self._describe(method, url, "timed out")) from _clean(exc)
+                raise errors.OutcomeUnknown(self._describe(method, url, "no answer in time")) from _clean(exc)
             if method not in SAFE_METHODS and not _never_sent(exc):
                 raise errors.OutcomeUnknown(
                     self._describe(method, url, "connection broke before the answer came")
@@ -211,13 +239,28 @@ def json_body(response: requests.Response, what: str) -> Any:
         ) from None
 
 
+def _cause(exc: requests.exceptions.ConnectionError) -> object:
+    reason = exc.args[0] if exc.args else None
+    return getattr(reason, "reason", reason)  # urllib3's MaxRetryError wraps the cause
+
+
 def _never_sent(exc: requests.exceptions.ConnectionError) -> bool:
     """A connection that could not be opened means the request never left: safe to retry."""
-    reason = exc.args[0] if exc.args else None
-    reason = getattr(reason, "reason", reason)  # urllib3's MaxRetryError wraps the cause
-    return isinstance(reason, NewConnectionError)
+    return isinstance(_cause(exc), NewConnectionError)
+
+
+def _timed_out(exc: requests.exceptions.ConnectionError) -> bool:
+    return isinstance(_cause(exc), ReadTimeoutError)
+
+
+_URL = re.compile(r"(https?://[^\s'\"?]+)\?[^\s'\"]*")
+
+
+def strip_urls(text: str) -> str:
+    """Every URL in `text` without its query."""
+    return _URL.sub(r"\1", text)
 
 
 def _clean(exc: BaseException) -> BaseException:
     """Chained exceptions carry URLs; keep the type, redact the text."""
-    return type(exc)(redact(strip_query(str(exc)))) if str(exc) else exc
+    return type(exc)(redact(strip_urls(str(exc)))) if str(exc) else exc

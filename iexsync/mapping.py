@@ -7,6 +7,7 @@ the order gets an error that says by how much and what to look at.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -54,8 +55,7 @@ def build_document(settings: Settings, order: Order, kind: DocumentKind) -> Docu
                     f"line {number} {line.text!r} has no SKU; give the product a SKU in the shop "
                     "(or set transfer.require_sku: false)"
                 )
-    lines = [_document_line(line) for line in order.lines]
-    lines += _rounding(settings, order.currency, order.totals(), order.shop_total, "the order's lines")
+    lines = _reconcile(settings, order, [_document_line(line) for line in order.lines])
     return _document(settings, order, kind, lines, order.created)
 
 
@@ -105,23 +105,31 @@ def _document_line(line: Line) -> DocumentLine:
     )
 
 
-def _rounding(settings: Settings, currency: str, totals: Totals, expected: Decimal, what: str) -> list[DocumentLine]:
-    """A rounding line for a cent or two of difference; an error for more."""
-    difference = round_money(expected - totals.gross, currency)
+def _reconcile(settings: Settings, order: Order, lines: list[DocumentLine]) -> list[DocumentLine]:
+    """The lines made to sum to the shop's total: a cent or two of difference is rounding,
+    more is an error that gives both sums.
+
+    Where the shop's own VAT total explains the difference (it rounds tax per order, not
+    per line), the VAT of the line carrying the most is corrected, so the books show the
+    VAT the shop reports; otherwise a "Rounding" line without VAT takes it.
+    """
+    totals = _totals(lines, order.currency)
+    difference = round_money(order.shop_total - totals.gross, order.currency)
     if difference == 0:
-        return []
+        return lines
     if abs(difference) > settings.transfer.rounding_tolerance:
         raise MappingError(
-            f"{what} add up to {totals.gross} {currency} (net {totals.net} + VAT {totals.vat}) but the shop's "
-            f"total is {expected} {currency}, {difference:+} apart; look for a line the shop did not send "
-            "(a plugin's fee or discount), or raise transfer.rounding_tolerance if it is rounding"
+            f"the order's lines add up to {totals.gross} {order.currency} (net {totals.net} + VAT {totals.vat}) but "
+            f"the shop's total is {order.shop_total} {order.currency}, {difference:+} apart; look for a line the shop "
+            "did not send (a plugin's fee or discount), or raise transfer.rounding_tolerance if it is rounding"
         )
-    return [
-        DocumentLine(
-            kind=LineKind.FEE, text="Rounding", quantity=Decimal(1), unit_net=difference,
-            net=difference, vat=ZERO, vat_rate=ZERO, sku="",
-        )
-    ]
+    taxed = [index for index, line in enumerate(lines) if line.vat]
+    if taxed and totals.net + order.shop_total_tax == order.shop_total:
+        index = max(taxed, key=lambda i: abs(lines[i].vat))
+        corrected = replace(lines[index], vat=lines[index].vat + difference)
+        return [*lines[:index], corrected, *lines[index + 1:]]
+    return [*lines, DocumentLine(kind=LineKind.FEE, text="Rounding", quantity=Decimal(1), unit_net=difference,
+                                 net=difference, vat=ZERO, vat_rate=ZERO, sku="")]
 
 
 def _amount_only(order: Order, amount: Decimal, reason: str) -> list[DocumentLine]:

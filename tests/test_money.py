@@ -99,3 +99,16 @@ def test_a_cent_of_rounding_becomes_a_rounding_line() -> None:
     document = build_document(demo_settings(), parse_order(raw), DocumentKind.INVOICE)
     assert document.lines[-1].text == "Rounding" and document.lines[-1].net == Decimal("0.01")
     assert document.totals.gross == Decimal(raw["total"])
+
+
+def test_a_cent_the_shop_rounded_off_its_vat_total_corrects_the_vat() -> None:
+    """WooCommerce may round tax per order: the lines' VAT is a cent over the shop's VAT total."""
+    raw = json.loads((EXAMPLES / "1001.json").read_text())
+    raw["total_tax"] = str(Decimal(raw["total_tax"]) - Decimal("0.01"))
+    raw["total"] = str(Decimal(raw["total"]) - Decimal("0.01"))
+    order = parse_order(raw)
+    document = build_document(demo_settings(), order, DocumentKind.INVOICE)
+    assert document.totals.vat == order.shop_total_tax
+    assert document.totals.gross == order.shop_total
+    assert document.totals.net == order.totals().net
+    assert all(line.text != "Rounding" for line in document.lines)

@@ -252,8 +252,6 @@ def test_secrets_never_appear_in_any_message(fake, server) -> None:
         assert "consumer_secret=" not in text
 
 
-@pytest.mark.xfail(strict=True, reason="urllib3 logs retried URLs, query (credentials) included, at WARNING; "
-                   "needs a redacting log filter in iexsync/http.py")
 def test_secrets_never_reach_the_log(fake, server, caplog) -> None:
     key, secret = "ck_" + "5d" * 20, "cs_" + "c3" * 20
     fake.consumer_key, fake.consumer_secret = key, secret

@@ -114,8 +114,6 @@ def test_the_config_schema_checks_the_woocommerce_section(tmp_path, server, cli)
     assert "woocommerce" in json.dumps(schema) and "query_string_auth" in json.dumps(schema)
 
 
-@pytest.mark.xfail(strict=True, reason="the engine's cursor is the newest modification seen; it must not pass the "
-                   "time the pass started (see the report on iexsync/engine.py)")
 def test_an_order_changed_after_it_was_read_in_a_long_pass_is_read_by_the_next_run(tmp_path, server, cli) -> None:
     clock = [datetime.now(timezone.utc)]
     fake = server.use(FakeWooCommerce(ENV["WOO_KEY"], ENV["WOO_SECRET"], utc_offset=timedelta(hours=1),

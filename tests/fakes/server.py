@@ -89,7 +89,7 @@ class FakeServer:
         self._server = make_server("127.0.0.1", 0, self._wsgi, server_class=_Server, handler_class=_Quiet)
         self.port = self._server.server_port
         self.url = f"http://127.0.0.1:{self.port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     def __enter__(self) -> "FakeServer":
         self.start()
