@@ -125,3 +125,16 @@ def test_a_run_killed_right_after_a_write_books_nothing_twice(fake, economic_ser
     assert restarted.exit_code == 1, restarted.output  # only order 1009, as before
     assert "recovered after an interrupted run" in restarted.output.lower() or "1 credited" in restarted.output
     assert_demo_transferred_once(fake)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="engine: book() is called without the document, so a later run cannot check the totals again "
+    "(see the e-conomic report: pass the document to book())",
+)
+def test_an_invoice_whose_totals_differ_stays_unbooked_on_later_runs(fake, workspace, cli) -> None:
+    fake.add_product("NL-LAMP-01", group=2)  # VAT-free in e-conomic; the shop charged 25 %
+    first = cli("sync", "--config", workspace, "--verbose")
+    assert "totals differ" in first.output
+    cli("sync", "--config", workspace)
+    assert references(fake)["iexsync:woocommerce:1001:invoice"] == ["draft"]

@@ -83,6 +83,7 @@ class EconomicBooks:
         self.products = ProductCatalog(self.api, settings)
         self._layouts: OnceCache[int] = OnceCache()
         self._held: dict[str, str] = {}  # reference → why its totals keep it from being booked
+        self._remote_totals: dict[str, Totals] = {}  # reference → e-conomic's totals at the last write
 
     @classmethod
     def from_config(cls, section: Mapping[str, Any], base_dir: Path) -> "EconomicBooks":
@@ -149,10 +150,14 @@ class EconomicBooks:
             raise errors.RemoteRejected(
                 f"{_name(ref)} is an order; e-conomic books invoices, so transfer the order as an invoice to book it"
             )
-        if document is not None and ref.totals is not None:
-            problem = self._totals_problem(document, ref.totals)
-            if problem and self.settings.on_mismatch == "draft":
+        if document is not None and self.settings.on_mismatch == "draft":
+            # A later run knows nothing of this run's checks: compare again with e-conomic's totals.
+            remote = ref.totals or self._remote_totals.get(ref.reference) or self._draft_totals(ref)
+            problem = self._totals_problem(document, remote) if remote is not None else None
+            if problem:
                 self._held[ref.reference] = problem
+            else:
+                self._held.pop(ref.reference, None)
         held = self._held.get(ref.reference)
         if held and self.settings.on_mismatch == "draft":
             raise errors.RemoteRejected(f"{held}; {_name(ref)} was left unbooked for you to check")
@@ -303,7 +308,17 @@ class EconomicBooks:
             f"{tolerance} apart; check the VAT zone and the products' groups"
         )
 
+    def _draft_totals(self, ref: DocumentRef) -> Totals | None:
+        draft = self.api.get(f"{INVOICE_DRAFTS.path}/{ref.number}", missing_ok=True)
+        return None if draft is None else self._ref(INVOICE_DRAFTS, draft, ref.reference).totals
+
     def _settle_totals(self, document: Document, ref: DocumentRef, draft: Draft, place: Place) -> DocumentRef:
+        ref = self._settle(document, ref, draft, place)
+        assert ref.totals is not None
+        self._remote_totals[document.reference] = ref.totals
+        return ref
+
+    def _settle(self, document: Document, ref: DocumentRef, draft: Draft, place: Place) -> DocumentRef:
         assert ref.totals is not None
         problem = self._totals_problem(document, ref.totals)
         if problem is None:
