@@ -435,3 +435,16 @@ def test_the_vendors_woocommerce_examples_go_through_with_us_sales_tax(economic_
     assert shop_totals == {"727": D("29.35"), "728": D("62.25"), "723": D("39.00")}
     assert [d["recipient"]["vatZone"]["vatZoneNumber"] for d in fake.booked.values()] == [1, 1, 3]  # 723: Brazil, no tax
     assert schema_errors(fake) == []
+
+
+def test_orders_in_flight_together_resolve_a_shared_customer_and_products_once(fake, economic_server, settings) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    economic_server.latency = 0.01  # let the threads overlap
+    books = connect(economic_server)
+    documents = [invoice(settings, demo_order(1001, id=3000 + i, number=str(3000 + i))) for i in range(8)]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        refs = list(pool.map(books.create, documents))
+    assert len({ref.number for ref in refs}) == 8 and len(fake.drafts) == 8
+    assert len(fake.customers) == 1 and fake.count("GET /customers") == 1
+    assert fake.count("POST /products") == 3
