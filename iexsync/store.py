@@ -289,9 +289,11 @@ class Store:
             self._insert_delivery(platform, delivery_id, order_id, topic, status, reason, remote)
         return status
 
-    def reject_delivery(self, platform: str, reason: str, remote: str = "", delivery_id: str = "") -> None:
+    def reject_delivery(self, platform: str, reason: str, remote: str = "", delivery_id: str = "",
+                        order_id: str = "") -> None:
+        """`order_id`: the order the (unverified) body claims, so `log search` finds the rejection."""
         with self.transaction():
-            self._insert_delivery(platform, delivery_id, "", "", "rejected", reason, remote)
+            self._insert_delivery(platform, delivery_id, order_id, "", "rejected", reason, remote)
 
     def _insert_delivery(self, platform: str, delivery_id: str, order_id: str, topic: str, status: str, reason: str,
                          remote: str) -> None:
