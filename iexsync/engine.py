@@ -288,7 +288,9 @@ class Engine:
         not book again what the accounting system already holds."""
         if step.action not in ("create", "credit") or not self._fresh_log:
             return None
-        found = self.books.find(document.reference)
+        found = self.books.find(document.reference, document.kind)
+        if found is not None and step.action == "credit" and not found.booked:
+            return None  # a credit note's draft whose booking never happened: credit() finds and books it
         return _adopted(found) if found else None
 
     def _call(self, step: Step, document: Document) -> DocumentRef:
@@ -300,7 +302,7 @@ class Engine:
             return self.books.update(_ref(current), document)
         if step.action == "book":
             assert current is not None
-            return self.books.book(_ref(current))
+            return self.books.book(_ref(current), document)  # the document: to check the draft's totals
         invoice = self.store.transfer(document.credits_reference)
         if invoice is None:
             raise OrderError("the invoice to credit is not in the log")
@@ -310,12 +312,14 @@ class Engine:
         """Settle every write an interrupted run left without a recorded answer."""
         for intent in self.store.open_intents():
             try:
-                found = self.books.find(intent.reference)
+                found = self.books.find(intent.reference, DocumentKind(intent.kind))
             except OrderError:
                 self._blocked.add(intent.order_id)  # cannot tell yet: leave the order alone this run
                 continue
             with self.store.transaction():
-                if found is not None and (intent.action in ("create", "credit") or found.booked or intent.action == "update"):
+                if found is not None and intent.action == "credit" and not found.booked:
+                    pass  # its draft landed, its booking did not: the order is due, and credit() finishes it
+                elif found is not None and (intent.action in ("create", "credit") or found.booked or intent.action == "update"):
                     recovered = _transfer(intent, found)
                     if intent.action == "update":
                         recovered = _replace_fingerprint(recovered, "")  # unknown content: update again

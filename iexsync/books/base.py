@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
-from iexsync.document import Document, DocumentRef
+from iexsync.document import Document, DocumentKind, DocumentRef
 
 
 class Books(Protocol):
@@ -24,8 +24,10 @@ class Books(Protocol):
     def check(self) -> None:
         """Raise CredentialsRejected if the credentials do not work; cheap."""
 
-    def find(self, reference: str) -> DocumentRef | None:
-        """The document carrying this reference, or None if there is none."""
+    def find(self, reference: str, kind: DocumentKind | None = None) -> DocumentRef | None:
+        """The document carrying this reference, or None if there is none.
+
+        `kind`, when given, lets a connector search only where such documents live."""
 
     def create(self, document: Document) -> DocumentRef:
         """Write a new document (invoice or order) as a draft."""
@@ -33,8 +35,10 @@ class Books(Protocol):
     def update(self, ref: DocumentRef, document: Document) -> DocumentRef:
         """Replace an unbooked draft's content with `document`'s."""
 
-    def book(self, ref: DocumentRef) -> DocumentRef:
-        """Book a draft invoice; the returned ref is booked and numbered."""
+    def book(self, ref: DocumentRef, document: Document | None = None) -> DocumentRef:
+        """Book a draft invoice; the returned ref is booked and numbered.
+
+        `document` is what the draft should hold, so a connector can check its totals first."""
 
     def credit(self, ref: DocumentRef, document: Document) -> DocumentRef:
         """Write and book the credit note `document` against the booked `ref`."""

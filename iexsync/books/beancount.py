@@ -91,7 +91,7 @@ class BeancountBooks:
         if self.path.exists() and not os.access(self.path, os.W_OK):
             raise ConfigError([f"accounting.path: {self.path} is not writable"])
 
-    def find(self, reference: str) -> DocumentRef | None:
+    def find(self, reference: str, kind: DocumentKind | None = None) -> DocumentRef | None:
         entry = self._entries().get(reference)
         return _ref(entry) if entry else None
 
@@ -109,7 +109,7 @@ class BeancountBooks:
         self._replace(entry, self._render(document, entry.number, booked=False))
         return self._require(ref.reference)
 
-    def book(self, ref: DocumentRef) -> DocumentRef:
+    def book(self, ref: DocumentRef, document: Document | None = None) -> DocumentRef:
         entry = self._require_entry(ref.reference)
         if entry.kind is not DocumentKind.INVOICE:
             raise RemoteRejected(f"only an invoice can be booked, not {entry.kind.value} {entry.number}")
