@@ -64,6 +64,11 @@ _TRANSFER_SCHEMA: dict[str, Any] = {
             "type": "integer", "minimum": 0, "maximum": 1440, "default": 10,
             "description": "How far back each run re-reads before the cursor, for orders a shop saved late.",
         },
+        "workers": {
+            "type": "integer", "minimum": 1, "maximum": 32, "default": 4,
+            "description": "Orders worked on at once. Remote latency dominates a run, so a few in flight make it "
+                           "faster; the accounting system's rate limit (its connector's rate_limit) still holds.",
+        },
         "reference_prefix": {
             "type": "string", "pattern": "^[A-Za-z0-9_-]{1,20}$", "default": "iexsync",
             "description": "Starts the reference every document carries, e.g. iexsync:woocommerce:1234.",
@@ -129,6 +134,7 @@ class TransferSettings:
     require_sku: bool
     rounding_tolerance: Decimal
     overlap_minutes: int
+    workers: int
     reference_prefix: str
 
     def rule_for(self, state: str) -> StateRule | None:
@@ -484,6 +490,7 @@ def _typed(path: Path, tree: dict[str, Any], text: str) -> Settings:
             require_sku=transfer["require_sku"],
             rounding_tolerance=Decimal(str(transfer["rounding_tolerance"])),
             overlap_minutes=transfer["overlap_minutes"],
+            workers=transfer["workers"],
             reference_prefix=transfer["reference_prefix"],
         ),
         mappings=tree.get("mappings", {}),

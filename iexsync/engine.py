@@ -16,8 +16,10 @@ leaves its intent open: the next run resolves it by lookup, never by a blind ret
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -90,6 +92,7 @@ class Engine:
         self._blocked: set[str] = set()  # orders whose open intent could not be resolved yet
         # A log that has recorded no document yet may be new, or a lost one's replacement.
         self._fresh_log = not dry_run and not store.has_transfers()
+        self._result_lock = threading.Lock()  # orders run in a pool of threads
 
     # --- the run -----------------------------------------------------------------------------
     def run(self, order_ids: list[str] | None = None) -> RunResult:
@@ -99,28 +102,37 @@ class Engine:
             self.resolve_intents()
         seen: set[str] = set()
         queued = [] if self.dry_run else self.store.queued_orders()  # webhook deliveries waiting
-        if order_ids is not None:
-            for order_id in order_ids:
-                self._fetch_and_process(order_id, seen, forced=True)
-        else:
-            newest = self._process_changed(seen)
-            for order_id in self.store.due_orders(self.settings.fingerprint) + queued:
-                if order_id not in seen:
-                    self._fetch_and_process(order_id, seen)
-            if newest is not None and not self.dry_run:
-                self.store.set_cursor(self._cursor_name, iso(newest))
+        newest = None
+        with OrderPool(self._workers()) as pool:
+            if order_ids is not None:
+                for order_id in dict.fromkeys(order_ids):
+                    seen.add(order_id)
+                    pool.submit(self._fetch_and_process, order_id, True)
+            else:
+                newest = self._submit_changed(pool, seen)
+                for order_id in self.store.due_orders(self.settings.fingerprint) + queued:
+                    if order_id not in seen:
+                        seen.add(order_id)
+                        pool.submit(self._fetch_and_process, order_id)
+        # Every order is committed now (a failure inside the pool was raised above, and the
+        # cursor did not move): only now may the cursor pass them.
+        if newest is not None and not self.dry_run:
+            self.store.set_cursor(self._cursor_name, iso(newest))
         if not self.dry_run:
             self.store.finish_deliveries([order_id for order_id in queued if order_id in seen])
-        if not self.dry_run:
             self.store.finish_run(dict(self.result.counts))
         return self.result
+
+    def _workers(self) -> int:
+        limit = getattr(self.books, "max_workers", None)
+        return min(self.settings.transfer.workers, limit) if limit else self.settings.transfer.workers
 
     @property
     def _cursor_name(self) -> str:
         return f"shop:{self.shop.name}"
 
-    def _process_changed(self, seen: set[str]) -> datetime | None:
-        """Every order changed since the cursor; returns the newest modification seen."""
+    def _submit_changed(self, pool: "OrderPool", seen: set[str]) -> datetime | None:
+        """Every order changed since the cursor, into the pool; returns the newest modification seen."""
         stored = self.store.cursor(self._cursor_name)
         since = None
         if stored:
@@ -131,7 +143,7 @@ class Engine:
             if item.order_id in seen:
                 continue  # a page boundary shifted under us: the order is handled once
             seen.add(item.order_id)
-            self.process(item)
+            pool.submit(self.process, item)
             modified = item.modified
             if modified is not None and (newest is None or modified > newest):
                 newest = modified
@@ -141,8 +153,7 @@ class Engine:
             newest = started
         return newest
 
-    def _fetch_and_process(self, order_id: str, seen: set[str], forced: bool = False) -> None:
-        seen.add(order_id)
+    def _fetch_and_process(self, order_id: str, forced: bool = False) -> None:
         try:
             item = self.shop.get_order(order_id)
         except OrderError as exc:
@@ -153,7 +164,8 @@ class Engine:
     # --- one order ---------------------------------------------------------------------------
     def process(self, item: ShopItem, forced: bool = False) -> None:
         """Decide and act on one order; nothing that goes wrong here stops the run."""
-        self.result.orders_seen += 1
+        with self._result_lock:
+            self.result.orders_seen += 1
         if item.order_id in self._blocked:
             return
         if isinstance(item, BrokenOrder):
@@ -175,7 +187,8 @@ class Engine:
                 self._log(order.order_id, order.number, order.state, step, source=order.raw, forced=forced)
             return
         if not self.store.claim(order.order_id):
-            self.result.busy += 1  # another writer has it; the next run looks again
+            with self._result_lock:
+                self.result.busy += 1  # another writer has it; the next run looks again
             return
         try:
             # Decide again under the claim: another writer may have acted in between.
@@ -376,18 +389,65 @@ class Engine:
             self._count(Event(number or order_id, state, step.outcome, document, step.message))
 
     def _count(self, event: Event) -> None:
-        self.result.counts[event.outcome] += 1
-        self.result.events.append(event)
+        with self._result_lock:
+            self.result.counts[event.outcome] += 1
+            self.result.events.append(event)
         if self.on_event:
             self.on_event(event)
 
     def _plan(self, order: Order, step: Step) -> None:
-        self.result.counts[step.outcome] += 1
         kind = _kind_name(step.document.kind) if step.document else ""
-        self.result.events.append(Event(order.number, order.state, step.outcome, kind,
-                                        step.message.format(document=f"a new {kind}" if step.action != "book" else "the invoice")))
+        message = step.message.format(document=f"a new {kind}" if step.action != "book" else "the invoice")
+        self._count(Event(order.number, order.state, step.outcome, kind, message))
         if step.document is not None:
-            self.result.planned.append({"action": step.action, "document": step.document.to_json()})
+            with self._result_lock:
+                self.result.planned.append({"action": step.action, "document": step.document.to_json()})
+
+
+class OrderPool:
+    """Runs orders on `workers` threads, with at most twice that many waiting, so a long
+    stream of orders is never all in memory. Remote latency dominates a run; independent
+    orders overlap it, while the log (one connection, one lock) stays a single writer.
+
+    A failure that is not one order's (credentials, the log, a bug) stops new work, lets the
+    orders in flight finish, and is raised when the pool closes: the run ends, the cursor stays.
+    """
+
+    def __init__(self, workers: int):
+        self.workers = max(1, workers)
+        self._executor: ThreadPoolExecutor | None = None
+        self._slots = threading.BoundedSemaphore(self.workers * 2)
+        self._failure: BaseException | None = None
+
+    def __enter__(self) -> "OrderPool":
+        if self.workers > 1:
+            self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="iexsync-order")
+        return self
+
+    def submit(self, function: Callable[..., None], *args: Any) -> None:
+        if self._failure is not None:
+            raise self._failure
+        if self._executor is None:
+            function(*args)  # one worker: in this thread, in order
+            return
+        self._slots.acquire()
+        self._executor.submit(self._guarded, function, *args)
+
+    def _guarded(self, function: Callable[..., None], *args: Any) -> None:
+        try:
+            if self._failure is None:
+                function(*args)
+        except BaseException as exc:  # noqa: BLE001 - carried to the submitting thread
+            if self._failure is None:
+                self._failure = exc
+        finally:
+            self._slots.release()
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+        if exc is None and self._failure is not None:
+            raise self._failure
 
 
 class _Stop(OrderError):

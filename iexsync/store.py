@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -83,6 +84,10 @@ class Store:
             raise LogUnavailable(f"cannot open the log at {path}: {exc}; check the path and its permissions (log.path)") from None
         self.conn = conn
         self.run = ""
+        # One connection shared by the run's order threads: a transaction holds this lock
+        # from BEGIN to COMMIT, so the log has one writer and no thread's statement lands
+        # inside another's transaction.
+        self._lock = threading.RLock()
 
     def close(self) -> None:
         self.conn.close()
@@ -91,24 +96,36 @@ class Store:
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """BEGIN IMMEDIATE: takes the write lock up front, so check-then-write is atomic."""
-        try:
-            self.conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            raise LogUnavailable(f"the log at {self.path} cannot be written: {exc}") from None
-        try:
-            yield
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        try:
-            self.conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            self.conn.execute("ROLLBACK")
-            raise LogUnavailable(f"the log at {self.path} cannot be written: {exc} (disk full or read-only?)") from None
+        with self._lock:
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise LogUnavailable(f"the log at {self.path} cannot be written: {exc}") from None
+            try:
+                yield
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            try:
+                self.conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self.conn.execute("ROLLBACK")
+                raise LogUnavailable(f"the log at {self.path} cannot be written: {exc} (disk full or read-only?)") from None
+
+    def _rows(self, sql: str, params: Any = ()) -> list[tuple]:
+        """A statement's rows, fetched whole under the lock (the connection is shared)."""
+        with self._lock:
+            return self._execute(sql, params).fetchall()
+
+    def _one(self, sql: str, params: Any = ()) -> tuple | None:
+        rows = self._rows(sql, params)
+        return rows[0] if rows else None
 
     def _execute(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
+        """One statement; callers hold the lock (a transaction, or `_rows`)."""
         try:
-            return self.conn.execute(sql, params)
+            with self._lock:
+                return self.conn.execute(sql, params)
         except sqlite3.OperationalError as exc:
             if "readonly" in str(exc) or "disk" in str(exc) or "unable to open" in str(exc):
                 raise LogUnavailable(f"the log at {self.path} cannot be written: {exc}") from None
@@ -153,7 +170,7 @@ class Store:
         status row remembers the signature and whether the order is due for a retry.
         """
         assert outcome in OUTCOMES, outcome
-        row = self._execute("SELECT signature FROM order_status WHERE order_id = ?", (order_id,)).fetchone()
+        row = self._one("SELECT signature FROM order_status WHERE order_id = ?", (order_id,))
         repeated = signature is not None and row is not None and row[0] == signature
         self._execute(
             "INSERT INTO order_status (order_id, order_number, signature, outcome, due, config, updated_at) "
@@ -176,7 +193,7 @@ class Store:
 
     def due_orders(self, config: str) -> list[str]:
         """Orders to look at again: transient failures, and errors under an older config."""
-        rows = self._execute(
+        rows = self._rows(
             "SELECT order_id FROM order_status WHERE due = 1 OR (outcome = 'error' AND config != ?)", (config,)
         )
         return [r[0] for r in rows]
@@ -187,16 +204,16 @@ class Store:
     )
 
     def transfer(self, reference: str) -> Transfer | None:
-        row = self._execute(
+        row = self._one(
             f"SELECT {self._TRANSFER_COLUMNS} FROM transfers WHERE reference = ?", (reference,)
-        ).fetchone()
+        )
         return _transfer(row) if row else None
 
     def has_transfers(self) -> bool:
-        return self._execute("SELECT 1 FROM transfers LIMIT 1").fetchone() is not None
+        return self._one("SELECT 1 FROM transfers LIMIT 1") is not None
 
     def transfers_for(self, order_id: str) -> list[Transfer]:
-        rows = self._execute(
+        rows = self._rows(
             f"SELECT {self._TRANSFER_COLUMNS} FROM transfers WHERE order_id = ? ORDER BY created_at", (order_id,)
         )
         return [_transfer(row) for row in rows]
@@ -235,7 +252,7 @@ class Store:
         self._execute("DELETE FROM intents WHERE reference = ?", (reference,))
 
     def open_intents(self) -> list[Intent]:
-        rows = self._execute(f"SELECT {self._INTENT_COLUMNS} FROM intents ORDER BY created_at").fetchall()
+        rows = self._rows(f"SELECT {self._INTENT_COLUMNS} FROM intents ORDER BY created_at")
         return [Intent(*row[:6], json.loads(row[6] or "{}"), *row[7:]) for row in rows]
 
     def mark_due(self, order_id: str) -> None:
@@ -248,7 +265,7 @@ class Store:
 
     # --- cursor ---------------------------------------------------------------------------
     def cursor(self, name: str) -> str | None:
-        row = self._execute("SELECT value FROM cursors WHERE name = ?", (name,)).fetchone()
+        row = self._one("SELECT value FROM cursors WHERE name = ?", (name,))
         return row[0] if row else None
 
     def set_cursor(self, name: str, value: str) -> None:
@@ -259,7 +276,7 @@ class Store:
     def claim(self, order_id: str) -> bool:
         """Take the order for this run, unless a live run of another process holds it."""
         with self.transaction():
-            row = self._execute("SELECT run, pid, claimed_at FROM claims WHERE order_id = ?", (order_id,)).fetchone()
+            row = self._one("SELECT run, pid, claimed_at FROM claims WHERE order_id = ?", (order_id,))
             if row is not None and row[0] != self.run and _alive(row[1]) and row[2] > iso(utc_now() - CLAIM_TTL):
                 return False
             self._execute(
@@ -277,13 +294,13 @@ class Store:
         """Record a verified delivery; 'queued', or 'duplicate' if this delivery was seen
         before or the order is already waiting. Committed before the caller answers 200."""
         with self.transaction():
-            seen = delivery_id and self._execute(
+            seen = delivery_id and self._one(
                 "SELECT 1 FROM inbox WHERE platform = ? AND delivery_id = ? AND status IN ('queued', 'done') LIMIT 1",
                 (platform, delivery_id),
-            ).fetchone()
-            waiting = self._execute(
+            )
+            waiting = self._one(
                 "SELECT 1 FROM inbox WHERE status = 'queued' AND platform = ? AND order_id = ? LIMIT 1", (platform, order_id)
-            ).fetchone()
+            )
             status = "duplicate" if seen or waiting else "queued"
             reason = ("delivery seen before" if seen else "order already queued") if status == "duplicate" else ""
             self._insert_delivery(platform, delivery_id, order_id, topic, status, reason, remote)
@@ -304,7 +321,7 @@ class Store:
         )
 
     def queued_orders(self) -> list[str]:
-        rows = self._execute("SELECT DISTINCT order_id FROM inbox WHERE status = 'queued' ORDER BY id")
+        rows = self._rows("SELECT DISTINCT order_id FROM inbox WHERE status = 'queued' ORDER BY id")
         return [row[0] for row in rows]
 
     def finish_deliveries(self, order_ids: list[str]) -> None:
@@ -324,9 +341,9 @@ class Store:
         query = query.strip()
         for column in ("order_number", "order_id", "email", "document_number"):
             value = query.lower() if column == "email" else query
-            rows = self._execute(
+            rows = self._rows(
                 f"SELECT {columns} FROM events WHERE {column} = ? ORDER BY id DESC LIMIT ?", (value, limit)
-            ).fetchall()
+            )
             if rows:
                 found = [_event(r) for r in rows]
                 if column in ("order_number", "order_id"):
@@ -337,19 +354,19 @@ class Store:
             if deliveries:
                 return deliveries
         pattern = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        rows = self._execute(
+        rows = self._rows(
             f"SELECT {columns} FROM events WHERE message LIKE ? ESCAPE '\\' ORDER BY id DESC LIMIT ?", (pattern, limit)
-        ).fetchall()
+        )
         return [_event(r) for r in rows]
 
 
     def _deliveries(self, order_id: str, limit: int) -> list[dict[str, Any]]:
         """Webhook deliveries for the order, shown beside its events (outcome: the delivery's fate)."""
-        rows = self._execute(
+        rows = self._rows(
             "SELECT received_at, order_id, status, reason, topic, delivery_id FROM inbox WHERE order_id = ? "
             "ORDER BY id DESC LIMIT ?",
             (order_id, limit),
-        ).fetchall()
+        )
         return [
             {
                 "time": time, "order": order, "order_id": order, "state": "", "outcome": f"webhook {status}",

@@ -20,6 +20,7 @@ import pytest
 
 from tests.fakes.economic import FakeEconomic
 from tests.fakes.server import FakeServer
+from tests.conftest import REPO
 from tests.test_economic_support import DEMO_ORDERS, economic_server, fake, write_economic_config  # noqa: F401
 
 COMPLETED = {"1001": "1646.25", "1002": "985.75", "1003": "954.00", "1004": "2525.00", "1006": "606.25"}
@@ -105,6 +106,8 @@ CREDIT_DRAFT_LANDED = ("POST", "/invoices/drafts", 6)
     [("POST", "/invoices/drafts", 2), ("POST", "/invoices/booked", 1), CREDIT_DRAFT_LANDED],
 )
 def test_a_run_killed_right_after_a_write_books_nothing_twice(fake, economic_server, workspace, cli, method, path, nth) -> None:
+    # One order at a time, so "the nth write" names one document (the pool's own case is below).
+    write_economic_config(workspace.parent, economic_server.url, transfer=_one_worker())
     killer = KillAfter(fake, method, path, nth)
     economic_server.switch.app = killer
     run = subprocess.Popen(
@@ -118,6 +121,28 @@ def test_a_run_killed_right_after_a_write_books_nothing_twice(fake, economic_ser
     restarted = cli("sync", "--config", workspace, "--verbose")
     assert restarted.exit_code == 1, restarted.output  # only order 1009, as before
     assert "recovered after an interrupted run" in restarted.output.lower() or "1 credited" in restarted.output
+    assert_demo_transferred_once(fake)
+
+
+def _one_worker() -> dict:
+    import yaml
+
+    transfer = yaml.safe_load((REPO / "config.example.yaml").read_text())["transfer"]
+    return {**transfer, "workers": 1}
+
+
+def test_a_run_killed_with_orders_in_flight_books_nothing_twice(fake, economic_server, workspace, cli) -> None:
+    """Four orders at a time: the kill lands while others are mid-write."""
+    write_economic_config(workspace.parent, economic_server.url, transfer={**_one_worker(), "workers": 4})
+    killer = KillAfter(fake, "POST", "/invoices/drafts", 3)
+    economic_server.switch.app = killer
+    run = subprocess.Popen(
+        [sys.executable, "-m", "iexsync", "sync", "--config", str(workspace)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+    )
+    killer.pid = run.pid
+    assert run.wait(timeout=60) == -signal.SIGKILL
+    cli("sync", "--config", workspace)
     assert_demo_transferred_once(fake)
 
 

@@ -17,6 +17,9 @@ from iexsync.document import Document, DocumentKind, DocumentRef
 class Books(Protocol):
     CONFIG_SCHEMA: ClassVar[dict[str, Any]]
     name: str
+    # How many orders may usefully be in flight at once (None: as many as transfer.workers).
+    # A local ledger says 1: its writes are serial anyway, and its numbers then follow the orders.
+    max_workers: ClassVar[int | None]
 
     @classmethod
     def from_config(cls, section: Mapping[str, Any], base_dir: Path) -> "Books": ...

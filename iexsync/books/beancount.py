@@ -11,9 +11,11 @@ the ledger atomically, so a kill at any instant leaves a whole ledger.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import tempfile
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -47,6 +49,15 @@ class _Entry:
     totals: Totals | None
 
 
+def _serialised(method: Any) -> Any:
+    @functools.wraps(method)
+    def locked(self: "BeancountBooks", *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return locked
+
+
 class BeancountBooks:
     CONFIG_SCHEMA: ClassVar[dict[str, Any]] = {
         "type": "object",
@@ -68,12 +79,14 @@ class BeancountBooks:
         },
     }
     name = "beancount"
+    max_workers: ClassVar[int | None] = 1  # one file: writes are serial, numbers follow the orders
 
     def __init__(self, path: Path, accounts: Mapping[str, str], open_date: str):
         self.path = path
         self.accounts = {**DEFAULT_ACCOUNTS, **accounts}
         self.open_date = open_date
         self._index: dict[str, _Entry] | None = None
+        self._lock = threading.RLock()  # orders run on threads; the ledger is one file
         self._opened: set[str] = set()
         self._stamp: tuple[int, int] | None = None
 
@@ -91,10 +104,12 @@ class BeancountBooks:
         if self.path.exists() and not os.access(self.path, os.W_OK):
             raise ConfigError([f"accounting.path: {self.path} is not writable"])
 
+    @_serialised
     def find(self, reference: str, kind: DocumentKind | None = None) -> DocumentRef | None:
         entry = self._entries().get(reference)
         return _ref(entry) if entry else None
 
+    @_serialised
     def create(self, document: Document) -> DocumentRef:
         if document.reference in self._entries():
             raise DocumentExists(_ref(self._entries()[document.reference]))
@@ -102,6 +117,7 @@ class BeancountBooks:
         self._append(self._render(document, number, booked=False))
         return self._require(document.reference)
 
+    @_serialised
     def update(self, ref: DocumentRef, document: Document) -> DocumentRef:
         entry = self._require_entry(ref.reference)
         if entry.booked:
@@ -109,6 +125,7 @@ class BeancountBooks:
         self._replace(entry, self._render(document, entry.number, booked=False))
         return self._require(ref.reference)
 
+    @_serialised
     def book(self, ref: DocumentRef, document: Document | None = None) -> DocumentRef:
         entry = self._require_entry(ref.reference)
         if entry.kind is not DocumentKind.INVOICE:
@@ -120,6 +137,7 @@ class BeancountBooks:
             self._write_all(lines[: entry.start], [lines[entry.start]], lines[entry.start + 1: entry.end], lines[entry.end:])
         return self._require(ref.reference)
 
+    @_serialised
     def credit(self, ref: DocumentRef, document: Document) -> DocumentRef:
         if document.reference in self._entries():
             raise DocumentExists(_ref(self._entries()[document.reference]))
