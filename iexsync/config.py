@@ -15,6 +15,7 @@ import json
 import os
 import re
 import stat
+import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -225,11 +226,15 @@ def load(path: Path | str) -> Settings:
     platform = tree.get("shop", {}).get("platform") if isinstance(tree.get("shop"), dict) else None
     system = tree.get("accounting", {}).get("system") if isinstance(tree.get("accounting"), dict) else None
     schema = _schema_for(platform, system, problems, lines)
-    problems += _validate(tree, schema, lines)
-    if not problems:
-        problems += _template_problems(tree, lines)
-    if problems:
-        raise ConfigError(problems, source)
+    key = None if problems else _validation_key(tree)
+    if key is None or not _known_valid(key):
+        problems += _validate(tree, schema, lines)
+        if not problems:
+            problems += _template_problems(tree, lines)
+        if problems:
+            raise ConfigError(problems, source)
+        if key is not None:
+            _remember_valid(key)
     _register_secrets(tree)
     return _typed(path, tree, text)
 
@@ -426,6 +431,48 @@ def _template_problems(tree: dict[str, Any], lines: dict[tuple, int]) -> list[st
         if problem:
             problems.append(f"{_at(('filters', index, 'skip_if'), lines)}: the expression does not parse: {problem}")
     return problems
+
+
+# --- remembering a config that passed ------------------------------------------------------
+# Validation is a pure function of the config (after ${ENV}) and of iexsync's own code, and
+# importing jsonschema and jinja2 for it costs more than the rest of an idle cron run. So a
+# config that passed is remembered by a hash of both, in the user's cache folder; any change
+# to the file, the environment it reads, or iexsync itself validates it again.
+
+def _validation_key(tree: dict[str, Any]) -> str:
+    from iexsync import __version__
+
+    stamps = []
+    for name, module in sorted(sys.modules.items()):
+        if name == "iexsync" or name.startswith("iexsync."):
+            try:
+                stamps.append(f"{name}:{os.stat(module.__file__).st_mtime_ns}")
+            except (OSError, TypeError, AttributeError):
+                stamps.append(name)
+    material = json.dumps([__version__, stamps, tree], sort_keys=True, default=str)
+    return hashlib.sha256(material.encode()).hexdigest()
+
+
+def _cache_file(key: str) -> Path:
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("iexsync")) / "valid-configs" / key
+
+
+def _known_valid(key: str) -> bool:
+    try:
+        return _cache_file(key).exists()
+    except OSError:
+        return False
+
+
+def _remember_valid(key: str) -> None:
+    try:
+        path = _cache_file(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch()
+    except OSError:
+        pass  # an unwritable cache only costs the next run a validation
 
 
 # --- typing ------------------------------------------------------------------------------

@@ -135,3 +135,19 @@ def test_config_readable_by_others_with_secrets_warns(tmp_path: Path, cli) -> No
     assert "holds secrets and can be read by other users" in cli("config", "check", "--config", path).output
     os.chmod(path, 0o600)
     assert "holds secrets" not in cli("config", "check", "--config", path).output
+
+
+def test_a_config_that_passed_is_remembered_until_it_or_iexsync_changes(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    (tmp_path / "orders").mkdir()
+    path = tmp_path / "config.yaml"
+    path.write_text(GOOD)
+    config.load(path)
+    remembered = list((tmp_path / "cache").rglob("valid-configs/*"))
+    assert len(remembered) == 1
+    config.load(path)  # the same file: nothing new remembered
+    assert list((tmp_path / "cache").rglob("valid-configs/*")) == remembered
+    path.write_text(GOOD.replace("allowed_states: [completed]", "allowed_states: []"))
+    with pytest.raises(ConfigError):
+        config.load(path)  # a changed file is validated again, and a broken one never remembered
+    assert list((tmp_path / "cache").rglob("valid-configs/*")) == remembered
