@@ -78,6 +78,7 @@ class EconomicBooks:
             settings.agreement_grant_token,
             allow_insecure_http=settings.allow_insecure_http,
             rate_limit=settings.rate_limit,
+            timeout=settings.timeout,
         )
         self.customers = CustomerDirectory(self.api, settings)
         self.products = ProductCatalog(self.api, settings)

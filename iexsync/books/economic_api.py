@@ -86,6 +86,7 @@ class EconomicApi:
         allow_insecure_http: bool = False,
         rate_limit: float | None = None,
         pool_size: int = 10,
+        timeout: float = 30,
     ):
         self.client = Client(
             url,
@@ -98,6 +99,7 @@ class EconomicApi:
             allow_insecure_http=allow_insecure_http,
             rate_limit=rate_limit,
             pool_size=pool_size,
+            timeout=(min(5.0, timeout), timeout),
         )
 
     @property
@@ -145,7 +147,12 @@ class EconomicApi:
                 break
             time.sleep(_retry_after(response, attempt))
         self._raise_for(response, subject, line_labels)
-        return loads(response)
+        try:
+            return loads(response)
+        except errors.RemoteUnavailable as exc:
+            # e-conomic said yes (2xx) but the answer is unreadable (cut off by a proxy): the
+            # write happened and what it made is unknown, so only a lookup may settle it.
+            raise errors.OutcomeUnknown(f"{exc.message}; the {method} was accepted ({response.status_code})") from None
 
     def _send(self, method: str, path: str, data: bytes) -> requests.Response:
         try:

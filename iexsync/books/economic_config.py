@@ -99,6 +99,11 @@ CONFIG_SCHEMA: dict[str, Any] = {
             "type": ["number", "null"], "exclusiveMinimum": 0, "default": None,
             "description": "Most requests per second to send; null: no client-side limit (429s are still honoured).",
         },
+        "timeout": {
+            "type": "number", "exclusiveMinimum": 0, "maximum": 600, "default": 30,
+            "description": "Seconds to wait for an answer. A read is then retried; a write whose answer did not "
+                           "come in time is looked up by its reference on the next run, never sent again blindly.",
+        },
         "customers": _object(
             "How the buyer becomes an e-conomic customer.",
             {
@@ -202,6 +207,7 @@ class EconomicSettings:
     home_country: str = "DK"
     allow_insecure_http: bool = False
     rate_limit: float | None = None
+    timeout: float = 30
     create_customers: bool = True
     update_customers: bool = False
     match_on: str = "email"
@@ -245,6 +251,7 @@ class EconomicSettings:
             home_country=str(get(section, top, "home_country")).upper(),
             allow_insecure_http=bool(get(section, top, "allow_insecure_http")),
             rate_limit=get(section, top, "rate_limit"),
+            timeout=float(get(section, top, "timeout")),
             create_customers=customers["create"],
             update_customers=customers["update"],
             match_on=customers["match_on"],
