@@ -31,6 +31,22 @@ class BrokenOrder:
 ShopItem = Union[Order, BrokenOrder]
 
 
+@dataclass(frozen=True)
+class WebhookDelivery:
+    """What the receiver takes from a verified delivery: who sent it and which order it names.
+
+    Nothing else in the body is trusted: the engine re-reads the order from the shop's API.
+    """
+
+    delivery_id: str  # the platform's delivery/event id: a replay of it is a duplicate
+    order_id: str
+    topic: str
+
+
+class WebhookInvalid(ValueError):
+    """A delivery that claims to be about an order but names none the receiver can use."""
+
+
 class Shop(Protocol):
     CONFIG_SCHEMA: ClassVar[dict[str, Any]]
     name: str  # the platform name, e.g. "woocommerce"
@@ -48,6 +64,26 @@ class Shop(Protocol):
         """The shop's order states, with counts where the platform can tell."""
 
     def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> bool:
-        """Whether a webhook delivery is authentic (signature over the raw body)."""
+        """Whether a webhook delivery is authentic (signature over the raw body, compared in
+        constant time). The receiver asks this before anything else."""
+
+    def webhook_delivery(self, headers: Mapping[str, str], body: bytes) -> WebhookDelivery | None:
+        """The order a delivery names; None when it is about something else (a product, a
+        deleted order). Raises WebhookInvalid for an order topic without a usable order id.
+        Only reads: the receiver also calls it on rejected deliveries, to log the order
+        they claim to be about."""
+
+    def is_webhook_ping(self, headers: Mapping[str, str], body: bytes) -> bool:
+        """Whether an unsigned request is the platform's handshake when a webhook is saved
+        (answered 200, nothing else). False where the platform sends none."""
+
+    def check_webhooks(self) -> None:
+        """Raise ConfigError when deliveries cannot be verified as configured (no secret, or
+        a platform without webhooks): the receiver refuses to start rather than refuse all."""
+
+    def register_webhooks(self, url: str) -> list[dict[str, Any]]:
+        """Create the shop's order webhooks (created, updated) for `url`, signed with the
+        configured secret, replacing earlier ones for the same URL; what was done, one
+        dict per webhook ({"topic", "id", "status", "replaced": [ids]})."""
 
     def close(self) -> None: ...

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from iexsync.errors import ConfigError, OrderError, OrderInvalid
-from iexsync.shops.base import BrokenOrder, ShopItem
+from iexsync.shops.base import BrokenOrder, ShopItem, WebhookDelivery
 from iexsync.shops.woocommerce_order import parse_order
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
@@ -63,8 +63,23 @@ class FileShop:
                 counts[item.state] = counts.get(item.state, 0) + 1
         return sorted(counts.items())
 
+    # --- webhooks: a folder sends none ----------------------------------------------------
     def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> bool:
-        return False  # a folder sends no webhooks
+        return False
+
+    def webhook_delivery(self, headers: Mapping[str, str], body: bytes) -> WebhookDelivery | None:
+        return None
+
+    def is_webhook_ping(self, headers: Mapping[str, str], body: bytes) -> bool:
+        return False
+
+    def check_webhooks(self) -> None:
+        raise ConfigError(["shop.platform: a folder of order files sends no webhooks; "
+                           "`iexsync sync` reads the folder"])
+
+    def register_webhooks(self, url: str) -> list[dict[str, Any]]:
+        self.check_webhooks()
+        return []
 
     def close(self) -> None:
         pass

@@ -19,6 +19,7 @@ import base64
 import hashlib
 import hmac
 import html
+import json
 import re
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta, timezone
@@ -29,13 +30,15 @@ import requests
 
 from iexsync import errors, redaction
 from iexsync.http import Client, classify_status, json_body, strip_query
-from iexsync.shops.base import BrokenOrder, ShopItem
+from iexsync.shops.base import BrokenOrder, ShopItem, WebhookDelivery, WebhookInvalid
 from iexsync.shops.woocommerce_order import parse_order
 from iexsync.timeutil import parse_time
 
 WHAT = "WooCommerce"
 API_PATH = "/wp-json/wc/v3"
 MAX_PER_PAGE = 100  # WordPress's cap on per_page for every collection
+WEBHOOK_TOPICS = ("order.created", "order.updated")  # what `iexsync webhook register` creates
+WEBHOOK_ORDER_EVENTS = ("created", "updated", "restored")  # order.* deliveries that name an order to transfer
 
 CONFIG_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -302,12 +305,116 @@ class WooCommerceShop:
         """
         if not self.webhook_secret:
             return False
-        given = next((v for k, v in headers.items() if k.lower() == "x-wc-webhook-signature"), None)
+        given = _header(headers, "X-WC-Webhook-Signature")
         if not given:
             return False
         key = _wp_specialchars_decode(self.webhook_secret).encode()
         expected = base64.b64encode(hmac.new(key, body, hashlib.sha256).digest())
         return hmac.compare_digest(expected, given.strip().encode())
+
+    def webhook_delivery(self, headers: Mapping[str, str], body: bytes) -> WebhookDelivery | None:
+        """The order an `order.created|updated|restored` delivery names (its body is the
+        order as GET /orders/<id> shows it; only `id` is taken). Other topics (products,
+        customers, `order.deleted`, `action.*`): None."""
+        topic = _header(headers, "X-WC-Webhook-Topic").strip()
+        resource, _, event = topic.partition(".")
+        if resource != "order" or event not in WEBHOOK_ORDER_EVENTS:
+            return None
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            raise WebhookInvalid("the body is not JSON") from None
+        order_id = payload.get("id") if isinstance(payload, dict) else None
+        if isinstance(order_id, str) and order_id.isdigit():
+            order_id = int(order_id)
+        if not isinstance(order_id, int) or isinstance(order_id, bool) or order_id <= 0:
+            raise WebhookInvalid(f"the {topic} body has no order id")
+        # WooCommerce sends a fresh wp_hash per delivery; a body without one is keyed by its bytes.
+        delivery_id = _header(headers, "X-WC-Webhook-Delivery-ID").strip()[:100]
+        return WebhookDelivery(
+            delivery_id=delivery_id or "sha256:" + hashlib.sha256(body).hexdigest()[:32],
+            order_id=str(order_id), topic=topic,
+        )
+
+    def is_webhook_ping(self, headers: Mapping[str, str], body: bytes) -> bool:
+        """WC_Webhook::deliver_ping: `webhook_id=<id>`, form-style, no X-WC-* headers."""
+        return not _header(headers, "X-WC-Webhook-Signature") and re.fullmatch(rb"webhook_id=\d{1,20}", body.strip()) is not None
+
+    def check_webhooks(self) -> None:
+        if not self.webhook_secret:
+            raise errors.ConfigError([
+                "shop.webhook_secret is not set, so every webhook delivery would be refused: set it to the "
+                "secret of the shop's order webhooks (`iexsync webhook register` gives them this secret)"
+            ])
+
+    def register_webhooks(self, url: str) -> list[dict[str, Any]]:
+        """POST /webhooks for order.created and order.updated with the configured secret.
+
+        Webhooks of the same topic already pointing at `url` (an earlier register, perhaps
+        with an older secret, or disabled after failures) are deleted once the new one is
+        made, so running this again leaves one active webhook per topic. Needs a key with
+        write permission."""
+        self.check_webhooks()
+        existing = self._webhooks()
+        done = []
+        for topic in WEBHOOK_TOPICS:
+            old = [w.get("id") for w in existing
+                   if isinstance(w, dict) and w.get("topic") == topic and _same_url(w.get("delivery_url"), url)]
+            created = self._write("POST", "webhooks", json={
+                "name": f"iexsync {topic}", "topic": topic, "delivery_url": url,
+                "secret": self.webhook_secret, "status": "active",
+            })
+            for webhook_id in old:
+                self._write("DELETE", f"webhooks/{webhook_id}", params={"force": "true"})
+            done.append({"topic": topic, "id": created.get("id"), "status": created.get("status"), "replaced": old})
+        return done
+
+    def _webhooks(self) -> list[Any]:
+        found: list[Any] = []
+        page = 1
+        while True:
+            try:
+                response = self._get("webhooks", {"status": "all", "per_page": MAX_PER_PAGE, "page": page})
+                body = json_body(response, WHAT)
+            except errors.RemoteUnavailable as exc:
+                raise errors.TemporaryFailure(exc.message) from None
+            except errors.OrderError as exc:
+                raise errors.UserError(exc.message) from None
+            if not isinstance(body, list):
+                raise errors.TemporaryFailure(f"{WHAT}: the webhook list is {_kind(body)}, expected a list")
+            found += body
+            pages = _int_header(response, "X-WP-TotalPages")
+            if len(body) < MAX_PER_PAGE or pages is None or page >= pages:
+                return found
+            page += 1
+
+    def _write(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        """A webhook write. Never retried: a lost answer says to run register again."""
+        try:
+            response = self.client.request(method, path, **kwargs)
+        except errors.OutcomeUnknown as exc:
+            raise errors.TemporaryFailure(
+                f"{exc.message}; whether the webhook was changed is unknown: run `iexsync webhook register` again "
+                "(it replaces the webhooks it made for this URL)") from None
+        except errors.RemoteUnavailable as exc:
+            raise errors.TemporaryFailure(exc.message) from None
+        if response.status_code >= 300:
+            code, message, _ = _error_of(response)
+            if response.status_code in (401, 403) and code:
+                raise errors.CredentialsRejected(redaction.redact(
+                    f"{WHAT} refused to {'create' if method == 'POST' else 'delete'} a webhook ({response.status_code} "
+                    f"{code}: {message}): `iexsync webhook register` needs a REST API key with Read/Write permission; "
+                    "or create the webhooks by hand (WooCommerce → Settings → Advanced → Webhooks: topics Order "
+                    "created and Order updated, your delivery URL, and shop.webhook_secret as the secret)"))
+            try:
+                self._raise_for(response)
+            except errors.OrderError as exc:
+                raise errors.UserError(exc.message) from None
+        try:
+            body = json_body(response, WHAT)
+        except errors.OrderError as exc:
+            raise errors.UserError(exc.message) from None
+        return body if isinstance(body, dict) else {}
 
     def close(self) -> None:
         self.client.close()
@@ -390,6 +497,16 @@ def _html_hint(response: requests.Response) -> str:
     shown = " ".join(html.unescape(title.group(1)).split())[:80] if title else " ".join(text[:80].split())
     return (f"an HTML page {'titled' if title else 'starting'} {shown!r} instead of JSON; maintenance mode, "
             "a security plugin or a proxy may be in the way")
+
+
+def _header(headers: Mapping[str, str], name: str) -> str:
+    """A header in any case (WSGI, requests and tests spell them differently)."""
+    wanted = name.lower()
+    return next((v for k, v in headers.items() if k.lower() == wanted), "") or ""
+
+
+def _same_url(a: Any, b: str) -> bool:
+    return isinstance(a, str) and a.strip().rstrip("/") == b.strip().rstrip("/")
 
 
 def _broken(raw: Any, error: str) -> BrokenOrder:
