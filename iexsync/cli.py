@@ -136,6 +136,56 @@ def states(ctx: click.Context) -> None:
     ))
 
 
+@cli.group()
+def webhook() -> None:
+    """Receive the shop's webhooks, so orders are transferred seconds after they change."""
+
+
+@webhook.command("serve")
+@config_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Listen on this address (put a TLS reverse proxy in front).")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="Listen on this port (0: any free one).")
+@click.option("--max-body", default=2 * 1024 * 1024, show_default=True, type=click.IntRange(1024),
+              help="Refuse deliveries larger than this many bytes (413).")
+@click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64), help="Requests answered at once.")
+@click.option("--trusted-proxy", metavar="IP", help="Take the client address from this proxy's X-Forwarded-For.")
+@click.pass_context
+def webhook_serve(ctx: click.Context, host: str, port: int, max_body: int, threads: int, trusted_proxy: str | None) -> None:
+    """Answer POST /webhooks/<platform> and GET /health until SIGTERM or Ctrl-C."""
+    import logging
+
+    from iexsync import webhooks
+
+    settings = _settings(ctx)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+
+    def listening(server: Any) -> None:
+        click.echo(f"iexsync: receiving webhooks at {server.url} (health: GET /health); stop with SIGTERM or Ctrl-C")
+        sys.stdout.flush()
+
+    webhooks.serve(settings, host=host, port=port, max_body=max_body, threads=threads, trusted_proxy=trusted_proxy,
+                   on_listen=listening)
+    click.echo("iexsync: stopped")
+
+
+@webhook.command("register")
+@config_option
+@click.option("--url", required=True, help="The public https address the shop delivers to, e.g. https://example.com/webhooks/woocommerce.")
+@click.pass_context
+def webhook_register(ctx: click.Context, url: str) -> None:
+    """Create the shop's order webhooks (created, updated) for URL, with shop.webhook_secret."""
+    from iexsync import webhooks
+
+    settings = _settings(ctx)
+    for made in webhooks.register(settings, url):
+        replaced = f" (replaces {', '.join(map(str, made['replaced']))})" if made["replaced"] else ""
+        click.echo(f"{made['topic']}: webhook {made['id']}, {made['status']}{replaced}")
+    note = webhooks.url_note(url, settings.shop["platform"])
+    if note:
+        click.echo(note, err=True)
+
+
 @cli.group("config")
 def config_group() -> None:
     """Check the config, or print its JSON Schema."""
