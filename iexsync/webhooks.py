@@ -27,6 +27,7 @@ import json
 import logging
 import re
 import signal
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -60,20 +61,20 @@ class _Answer:
 
 
 _REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 405: "Method Not Allowed",
-            411: "Length Required", 413: "Payload Too Large", 503: "Service Unavailable"}
+            413: "Payload Too Large", 503: "Service Unavailable"}
 
 
 class Receiver:
     """The WSGI app. Thread-safe: each request opens its own connection to the log."""
 
     def __init__(self, settings: Settings, shop: Shop, worker: "Worker | None" = None, *,
-                 max_body: int = DEFAULT_MAX_BODY, clock: Callable[[], float] = time.monotonic):
+                 max_body: int = DEFAULT_MAX_BODY):
         self.settings = settings
         self.shop = shop
         self.platform = str(settings.shop["platform"])
         self.worker = worker
         self.max_body = max_body
-        self.rejections = _Throttle(REJECTIONS_PER_MINUTE, clock)
+        self.rejections = _Throttle(REJECTIONS_PER_MINUTE)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         answer = self._route(environ)
@@ -118,7 +119,7 @@ class Receiver:
             return self._reject(400, "content-type", f"content type {shown}, expected application/json", remote, *claim)
         try:
             json.loads(body)
-        except (ValueError, RecursionError):  # RecursionError: nested ten thousand deep
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than Python recurses
             return self._reject(400, "json", "the body is not valid JSON", remote)
         try:
             delivery = self.shop.webhook_delivery(headers, body)
@@ -136,7 +137,7 @@ class Receiver:
                                                 remote)
             finally:
                 store.close()
-        except UserError as exc:  # the log cannot be written: the shop hears a failure, cron reads the order later
+        except (UserError, sqlite3.Error) as exc:  # the shop hears a failure; cron reads the order later
             log.error("delivery for order %s could not be recorded: %s", delivery.order_id, redact(str(exc)))
             return _Answer(503, "the log cannot be written")
         log.info("order %s %s (%s, delivery %s) from %s", delivery.order_id,
@@ -169,7 +170,7 @@ class Receiver:
                     store.reject_delivery(self.platform, text, remote, delivery_id, order_id=order_id)
                 finally:
                     store.close()
-            except UserError as exc:
+            except (UserError, sqlite3.Error) as exc:
                 log.error("a rejected delivery could not be logged: %s", redact(str(exc)))
         return _Answer(status, {401: "invalid signature", 413: "body too large"}.get(status, reason))
 
@@ -183,14 +184,14 @@ class Receiver:
                     store.reject_delivery(self.platform, f"{suppressed} more rejected deliveries were not logged one by one")
                 finally:
                     store.close()
-            except UserError:
+            except (UserError, sqlite3.Error):
                 pass
 
 
 class _Throttle:
     """Which rejections get a row: one per key per minute, `per_minute` in all."""
 
-    def __init__(self, per_minute: int, clock: Callable[[], float]):
+    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic):
         self.per_minute = per_minute
         self.clock = clock
         self.lock = threading.Lock()

@@ -472,6 +472,23 @@ def test_the_app_itself_reads_at_most_the_cap_plus_one_byte(fake, workspace) -> 
     assert stream.read_total == 100_001
 
 
+def test_a_delivery_the_log_cannot_take_gets_503_before_the_shop_gives_up(fake, receiver) -> None:
+    """Shopify waits 5 s for an answer: a log locked longer than that is a 503, not a hang."""
+    topics = hooks(fake, receiver)
+    blocker = sqlite3.connect(receiver.settings.log_path, isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")
+    try:
+        start = time.monotonic()
+        assert fake.deliver(topics["order.updated"], 727) == 503
+        seconds = time.monotonic() - start
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert webhooks.LOG_BUSY_TIMEOUT_MS / 1000 <= seconds < 5
+    time.sleep(0.2)
+    assert receiver.inbox() == [] and receiver.documents() == []
+
+
 def test_health_and_unknown_paths(receiver) -> None:
     assert requests.get(receiver.base + "/health", timeout=5).status_code == 200
     assert requests.get(receiver.base + "/health", timeout=5).json() == {"status": "ok"}
