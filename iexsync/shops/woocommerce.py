@@ -322,7 +322,7 @@ class WooCommerceShop:
             return None
         try:
             payload = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise WebhookInvalid("the body is not JSON") from None
         order_id = payload.get("id") if isinstance(payload, dict) else None
         if isinstance(order_id, str) and order_id.isdigit():
