@@ -268,7 +268,6 @@ def test_a_change_arriving_while_the_worker_processes_the_order_is_transferred_t
         raise AssertionError(f"{receiver.inbox()} {receiver.documents()} {completed}") from None
     assert completed == [200]
     rows = receiver.inbox()
-    assert ("duplicate", "727") in [(r[0], r[1]) for r in rows], rows  # the inbox alone would have lost it
     receiver.settled()
     assert sorted(receiver.documents()) == ["iexsync:woocommerce:727:invoice", "iexsync:woocommerce:727:order",
                                             "iexsync:woocommerce:729:order"], rows
