@@ -471,6 +471,7 @@ def test_the_app_itself_reads_at_most_the_cap_plus_one_byte(fake, workspace) -> 
     assert stream.read_total == 100_001
 
 
+@pytest.mark.slow  # waits out the log's 4 s busy timeout
 def test_a_delivery_the_log_cannot_take_gets_503_before_the_shop_gives_up(fake, receiver) -> None:
     """Shopify waits 5 s for an answer: a log locked longer than that is a 503, not a hang."""
     topics = hooks(fake, receiver)
