@@ -95,19 +95,20 @@ class Engine:
         self._result_lock = threading.Lock()  # orders run in a pool of threads
 
     # --- the run -----------------------------------------------------------------------------
-    def run(self, order_ids: list[str] | None = None) -> RunResult:
-        """One sync run; `order_ids` limits it to those orders (re-transfer on demand)."""
+    def run(self, order_ids: list[str] | None = None, *, forced: bool = True) -> RunResult:
+        """One sync run; `order_ids` limits it to those orders: on demand (`forced`: every
+        outcome is logged again), or for webhook deliveries (logged once, as cron does)."""
         self.result.run = "dry-run" if self.dry_run else self.store.begin_run()
         if not self.dry_run:
             self.resolve_intents()
         seen: set[str] = set()
-        queued = [] if self.dry_run else self.store.queued_orders()  # webhook deliveries waiting
+        queued = [] if self.dry_run else self.store.take_deliveries()  # webhook deliveries waiting
         newest = None
         with OrderPool(self._workers()) as pool:
             if order_ids is not None:
                 for order_id in dict.fromkeys(order_ids):
                     seen.add(order_id)
-                    pool.submit(self._fetch_and_process, order_id, True)
+                    pool.submit(self._fetch_and_process, order_id, forced)
             else:
                 newest = self._submit_changed(pool, seen)
                 for order_id in self.store.due_orders(self.settings.fingerprint) + queued:

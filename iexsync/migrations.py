@@ -75,7 +75,8 @@ STEPS = (m001_initial, m002_inbox)
 
 
 def apply(conn: sqlite3.Connection) -> None:
-    """Apply the pending steps (each in its own transaction, with its record)."""
+    """Apply the pending steps, all in one write transaction: of two processes opening a new
+    log at once, one migrates while the other waits, then finds nothing pending."""
     if not pending(conn):
         return
     from sqlite_utils import Database
@@ -84,7 +85,14 @@ def apply(conn: sqlite3.Connection) -> None:
     migrations = Migrations(SET_NAME)
     for step in STEPS:
         migrations()(step)
-    migrations.apply(Database(conn))
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if pending(conn):
+            migrations.apply(Database(conn))  # each step in a savepoint inside this transaction
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
 
 
 def pending(conn: sqlite3.Connection) -> list[str]:

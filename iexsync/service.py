@@ -43,10 +43,12 @@ def connected(settings: Settings, *, dry_run: bool = False) -> Iterator[tuple[Sh
 
 
 def sync(settings: Settings, *, dry_run: bool = False, order_ids: list[str] | None = None,
-         on_event: Callable[[Event], None] | None = None) -> RunResult:
-    """One run. A dry run takes no lock and writes nothing: not remote, not the cursor, not the log."""
+         on_event: Callable[[Event], None] | None = None, forced: bool = True) -> RunResult:
+    """One run. A dry run takes no lock and writes nothing: not remote, not the cursor, not the log.
+    `order_ids` with `forced` (on demand) logs every outcome again; webhook runs pass False."""
     with connected(settings, dry_run=dry_run) as (shop, books, store):
-        return Engine(settings, shop, books, store, dry_run=dry_run, on_event=on_event).run(order_ids)
+        engine = Engine(settings, shop, books, store, dry_run=dry_run, on_event=on_event)
+        return engine.run(order_ids, forced=forced)
 
 
 def states(settings: Settings) -> list[dict[str, Any]]:

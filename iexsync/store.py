@@ -295,7 +295,7 @@ class Store:
         before or the order is already waiting. Committed before the caller answers 200."""
         with self.transaction():
             seen = delivery_id and self._one(
-                "SELECT 1 FROM inbox WHERE platform = ? AND delivery_id = ? AND status IN ('queued', 'done') LIMIT 1",
+                "SELECT 1 FROM inbox WHERE platform = ? AND delivery_id = ? AND status IN ('queued', 'taken', 'done') LIMIT 1",
                 (platform, delivery_id),
             )
             waiting = self._one(
@@ -321,8 +321,18 @@ class Store:
         )
 
     def queued_orders(self) -> list[str]:
-        rows = self._rows("SELECT DISTINCT order_id FROM inbox WHERE status = 'queued' ORDER BY id")
+        """Orders with deliveries not done yet: waiting, or taken by a run that may have died."""
+        rows = self._rows("SELECT DISTINCT order_id FROM inbox WHERE status IN ('queued', 'taken') ORDER BY id")
         return [row[0] for row in rows]
+
+    def take_deliveries(self) -> list[str]:
+        """queued_orders(), marked taken by this run: a delivery arriving from here on is
+        queued anew, not dropped as 'order already queued' (this run may have read the order
+        before the change that delivery announces)."""
+        with self.transaction():
+            orders = self.queued_orders()
+            self._execute("UPDATE inbox SET status = 'taken' WHERE status = 'queued'")
+        return orders
 
     def finish_deliveries(self, order_ids: list[str]) -> None:
         """The orders were processed (or are due for a retry, which the log's status covers)."""
@@ -330,7 +340,7 @@ class Store:
             return
         with self.transaction():
             self.conn.executemany(
-                "UPDATE inbox SET status = 'done', done_at = ? WHERE status = 'queued' AND order_id = ?",
+                "UPDATE inbox SET status = 'done', done_at = ? WHERE status = 'taken' AND order_id = ?",
                 [(iso(utc_now()), order_id) for order_id in order_ids],
             )
 

@@ -352,7 +352,7 @@ class Worker:
                 self._inflight = set()
             return
         try:
-            result = service.sync(self.settings, order_ids=order_ids)
+            result = service.sync(self.settings, order_ids=order_ids, forced=False)
         except BaseException:
             with self._lock:
                 self._again |= again  # queued ones stay queued in the log by themselves
