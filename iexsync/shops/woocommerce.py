@@ -277,17 +277,22 @@ class WooCommerceShop:
         except errors.OrderInvalid as exc:
             return _broken(raw, exc.message)
 
-    def states(self) -> list[tuple[str, int | None]]:
-        """Every status the shop knows, custom ones included, with how many orders are in it."""
+    def _get_list(self, path: str, params: dict[str, Any], what: str) -> tuple[requests.Response, list[Any]]:
+        """A run-level read (not one order's): its failures stop the command, not an order."""
         try:
-            response = self._get("reports/orders/totals")
+            response = self._get(path, params or None)
             body = json_body(response, WHAT)
         except errors.RemoteUnavailable as exc:
             raise errors.TemporaryFailure(exc.message) from None
         except errors.OrderError as exc:
             raise errors.UserError(exc.message) from None
         if not isinstance(body, list):
-            raise errors.TemporaryFailure(f"{WHAT}: the order totals report is {_kind(body)}, expected a list")
+            raise errors.TemporaryFailure(f"{WHAT}: {what} is {_kind(body)}, expected a list")
+        return response, body
+
+    def states(self) -> list[tuple[str, int | None]]:
+        """Every status the shop knows, custom ones included, with how many orders are in it."""
+        response, body = self._get_list("reports/orders/totals", {}, "the order totals report")
         result: list[tuple[str, int | None]] = []
         for entry in body:
             if isinstance(entry, dict) and isinstance(entry.get("slug"), str):
@@ -373,15 +378,8 @@ class WooCommerceShop:
         found: list[Any] = []
         page = 1
         while True:
-            try:
-                response = self._get("webhooks", {"status": "all", "per_page": MAX_PER_PAGE, "page": page})
-                body = json_body(response, WHAT)
-            except errors.RemoteUnavailable as exc:
-                raise errors.TemporaryFailure(exc.message) from None
-            except errors.OrderError as exc:
-                raise errors.UserError(exc.message) from None
-            if not isinstance(body, list):
-                raise errors.TemporaryFailure(f"{WHAT}: the webhook list is {_kind(body)}, expected a list")
+            response, body = self._get_list(
+                "webhooks", {"status": "all", "per_page": MAX_PER_PAGE, "page": page}, "the webhook list")
             found += body
             pages = _int_header(response, "X-WP-TotalPages")
             if len(body) < MAX_PER_PAGE or pages is None or page >= pages:
