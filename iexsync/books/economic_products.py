@@ -48,7 +48,8 @@ class ProductCatalog:
         """The product number for a shop SKU; `label` names the line in errors ("line 2")."""
         if len(sku) > MAX_PRODUCT_NUMBER:
             raise errors.MappingError(
-                f"{label}: SKU '{sku}' is longer than the {MAX_PRODUCT_NUMBER} characters e-conomic allows "
+                f"{label}: SKU '{_clip(sku)}' ({len(sku)} characters) is longer than the {MAX_PRODUCT_NUMBER} "
+                "characters e-conomic allows "
                 "for a product number; shorten it in the shop"
             )
         group = self.settings.product_groups["vat_free" if vat_free else "standard"]
@@ -76,3 +77,8 @@ class ProductCatalog:
             if self._get(number) is None:
                 raise
         return number
+
+
+def _clip(text: str, keep: int = 40) -> str:
+    """A value quoted in a message: its start, so a runaway SKU does not fill the log."""
+    return text if len(text) <= keep else text[:keep] + "…"

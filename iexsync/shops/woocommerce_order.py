@@ -13,6 +13,8 @@ Every problem raises OrderInvalid naming the field and the value, so the log say
 from __future__ import annotations
 
 import html
+import json
+import re
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -43,8 +45,19 @@ def parse_order(raw: Any, refunds: list[dict[str, Any]] | None = None) -> Order:
     """
     if not isinstance(raw, dict):
         raise OrderInvalid(f"the order is a {type(raw).__name__}, expected a JSON object")
-    reader = _Reader(raw)
-    return reader.order(refunds)
+    try:
+        raw = _without_lone_surrogates(raw)
+        refunds = _without_lone_surrogates(refunds) if refunds is not None else None
+        return _Reader(raw).order(refunds)
+    except OrderInvalid:
+        raise
+    except MoneyError as exc:
+        raise OrderInvalid(str(exc)) from None
+    except RecursionError:
+        raise OrderInvalid("the order is nested too deeply to be read") from None
+    except (TypeError, AttributeError, KeyError, IndexError, ValueError, ArithmeticError) as exc:
+        # A shape no check above foresaw: still this order's error alone, never the run's.
+        raise OrderInvalid(f"the order has a field of an unexpected shape ({type(exc).__name__}: {_short(exc)})") from None
 
 
 class _Reader:
@@ -108,6 +121,8 @@ class _Reader:
     def order(self, refunds: list[dict[str, Any]] | None) -> Order:
         raw = self.raw
         order_id = self.field(raw, "id", "", (int, str))
+        if not str(order_id).strip():
+            raise OrderInvalid("id is empty")
         currency = self.field(raw, "currency", "", str)
         if not (len(currency) == 3 and currency.isalpha()):
             raise OrderInvalid(f"currency is {_show(currency)}, expected a 3-letter ISO code such as DKK")
@@ -226,6 +241,8 @@ class _Reader:
                 rate = self.line_rate(item, path, rates, total, total_tax)
             else:  # a line a coupon made free: its rate shows in the amounts before the coupon
                 rate = self.line_rate(item, path, rates, subtotal, subtotal_tax, tax_key="subtotal")
+            if not isinstance(item.get("meta_data") or [], list):
+                raise OrderInvalid(f"{path}meta_data is {_show(item.get('meta_data'))}, expected a list")
             meta = _meta_dict(item.get("meta_data"))
             lines.append(
                 Line(
@@ -383,11 +400,19 @@ class _Reader:
         if not isinstance(item, dict):
             raise OrderInvalid(f"{path[:-1]} is {_show(item)}, expected an object")
         returned = []
-        for index, line in enumerate(item.get("line_items") or []):
+        line_items = item.get("line_items") or []
+        if not isinstance(line_items, list):
+            raise OrderInvalid(f"{path}line_items is {_show(line_items)}, expected a list")
+        for index, line in enumerate(line_items):
             line_path = f"{path}line_items[{index}]."
+            if not isinstance(line, dict):
+                raise OrderInvalid(f"{line_path[:-1]} is {_show(line)}, expected an object")
             net = abs(self.money(line, "total", line_path))
             vat = abs(self.money(line, "total_tax", line_path, "0"))
-            quantity = abs(parse_decimal(line.get("quantity", 1), f"{line_path}quantity")) or Decimal(1)
+            try:
+                quantity = abs(parse_decimal(line.get("quantity", 1), f"{line_path}quantity")) or Decimal(1)
+            except MoneyError as exc:
+                raise OrderInvalid(str(exc)) from None
             returned.append(
                 Line(
                     kind=LineKind.PRODUCT,
@@ -401,11 +426,15 @@ class _Reader:
                 )
             )
         created = item.get("date_created_gmt")
+        try:
+            created_at = parse_time(created, f"{path}date_created_gmt") if created else None
+        except ValueError as exc:
+            raise OrderInvalid(str(exc)) from None
         return Refund(
             refund_id=str(self.field(item, "id", path, (int, str))),
             amount=abs(self.money(item, "amount", path)),
             reason=self.text(item, "reason", path),
-            created=parse_time(created, f"{path}date_created_gmt") if created else None,
+            created=created_at,
             lines=tuple(returned),
         )
 
@@ -464,6 +493,24 @@ def _as_tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:
 def _kind_name(kind: type | tuple[type, ...]) -> str:
     names = {str: "text", int: "a whole number", dict: "an object", list: "a list", bool: "true or false"}
     return " or ".join(names.get(k, k.__name__) for k in _as_tuple(kind))
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _without_lone_surrogates(value: Any) -> Any:
+    """JSON's \\u escapes can carry half a surrogate pair, which no UTF-8 file, database or
+    request body can hold: each becomes U+FFFD. (json.loads joins real pairs, so any
+    surrogate left in a str is a lone one.) The common case costs one dumps."""
+    text = json.dumps(value, ensure_ascii=False)
+    if not _LONE_SURROGATE.search(text):
+        return value
+    return json.loads(_LONE_SURROGATE.sub("\ufffd", text))
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _show(value: Any) -> str:

@@ -82,6 +82,7 @@ def test_kill_at_every_point_then_a_clean_run(tmp_path: Path, tally) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)
 @pytest.mark.parametrize("point", list(POINTS))
 def test_kill_at_each_point_full_size(tmp_path: Path, tally, point: str) -> None:
     """25 runs over 200 orders (50 with a refund), each killed at the Nth time the point is reached."""
@@ -123,6 +124,7 @@ def kill_at_random_moments(tally, config: Path, *, kills: int, rng: random.Rando
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)
 def test_kill_at_random_moments_full_size(tmp_path: Path, tally) -> None:
     """200 runs killed at random moments mid-run, while the shop keeps selling (10 orders more whenever a run got through)."""
     with economic(latency=LATENCY) as (fake, server):

@@ -191,5 +191,6 @@ def test_documents_through_a_network_that_fails_30_percent(tmp_path: Path, tally
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)
 def test_2000_documents_through_a_network_that_fails_30_percent(tmp_path: Path, tally) -> None:
     faults_at_scale(tmp_path, tally, orders_per_batch=400, batches=4, seed=12, max_runs=40)
