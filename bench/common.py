@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import os
 import statistics
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -15,22 +16,38 @@ REPO = Path(__file__).resolve().parent.parent
 
 @dataclass(frozen=True)
 class Figure:
+    """One measured value against its bound, measured in the same run.
+
+    `goal` is the largest acceptable value / bound; None marks a figure that is reported
+    for information only (it cannot miss).
+    """
+
     name: str
-    value: float  # what iexsync took
-    bound: float  # the physical limit or reference, measured in the same run
-    goal: float  # the ratio value / bound must not exceed this
+    value: float  # what iexsync took (seconds, calls, bytes: see `unit`)
+    bound: float  # the physical limit or reference, measured or counted in the same run
+    goal: float | None  # the ratio value / bound must not exceed this
     unit: str = "s"
 
     @property
     def ratio(self) -> float:
-        return self.value / self.bound if self.bound else float("inf")
+        if self.bound:
+            return self.value / self.bound
+        return 0.0 if self.value == 0 else math.inf
 
     @property
     def ok(self) -> bool:
-        return self.ratio <= self.goal
+        return self.goal is None or self.ratio <= self.goal
 
     def to_json(self) -> dict:
-        return {**asdict(self), "ratio": round(self.ratio, 3), "ok": self.ok}
+        ratio = self.ratio
+        return {"name": self.name, "value": self.value, "bound": self.bound,
+                "ratio": round(ratio, 3) if math.isfinite(ratio) else None,
+                "goal": self.goal, "ok": self.ok, "unit": self.unit}
+
+
+def note(text: str) -> None:
+    """A line of detail under a benchmark's figures (stderr: the table stays on stdout)."""
+    print(f"     {text}", file=sys.stderr, flush=True)
 
 
 def iexsync_command() -> list[str]:
@@ -50,3 +67,19 @@ def time_process(command: list[str], repeat: int, env: dict | None = None, cwd: 
         if attempt:
             times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def time_alternating(commands: dict[str, list[str]], repeat: int, env: dict | None = None,
+                     cwd: Path | None = None) -> dict[str, float]:
+    """The median wall time of each command, the commands taking turns run by run (after
+    one warm-up round), so that a busy moment on the machine hits all of them alike."""
+    full_env = {**os.environ, **(env or {})}
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    for attempt in range(repeat + 1):
+        for name, command in commands.items():
+            start = time.perf_counter()
+            subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           stdin=subprocess.DEVNULL, env=full_env, cwd=cwd)
+            if attempt:
+                times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in times.items()}
