@@ -1,21 +1,44 @@
-"""`iexsync log search <number>` over a million log rows, against the same indexed query in
-the `sqlite3` shell (both whole processes, Python's start-up included)."""
+"""Figure 4: `iexsync log search <number>` over a million log rows.
+
+Three figures, all with the real schema and indexes (Store's migrations):
+
+- the issue's figure: the whole `iexsync log search` process ÷ the same indexed query in
+  the `sqlite3` command-line shell (also a whole process). The shell starts in about 2 ms;
+  a Python interpreter alone takes ~20 ms to start, so no Python program can come within 3×
+  of it: this figure stays in the table as the honest comparison, and misses.
+- the fair physical limit for a Python tool: the same query from a bare Python process
+  (`python -c "import sqlite3; …"`: start the interpreter, open the file, run the query,
+  print the rows). Everything iexsync adds on top of that — click, the config, its own
+  modules, the table — is what this ratio shows. Goal ≤ 3, as the issue's.
+- in-process: Store.search ÷ the bare query on an open connection (the query plan and
+  what Store does around it, without any start-up).
+
+The process figures are medians, the commands taking turns run by run.
+"""
 
 from __future__ import annotations
 
 import shutil
 import sqlite3
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-from bench.common import Figure, iexsync_command, time_process
+from bench.common import Figure, iexsync_command, note, time_alternating
 
 CONFIG = """\
 shop: {platform: file, path: orders}
 accounting: {system: beancount, path: ledger.beancount}
 transfer: {allowed_states: [completed]}
 log: {path: iexsync.db}
+"""
+
+BARE = """\
+import sqlite3, sys
+rows = sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchall()
+for row in rows:
+    print("|".join(map(str, row)))
 """
 
 
@@ -51,9 +74,17 @@ def run(quick: bool) -> list[Figure]:
         number = str(100000 + rows // 10)
         query = (f"SELECT time, order_number, order_id, state, outcome, document_kind, document_number, message "
                  f"FROM events WHERE order_number = '{number}' ORDER BY id DESC LIMIT 200;")
-        repeat = 5 if quick else 9
-        ours = time_process([*iexsync_command(), "log", "search", number, "--config", str(folder / "config.yaml")], repeat)
-        shell = time_process(["sqlite3", str(db_path), query], repeat)
+        repeat = 5 if quick else 15
+        commands = {
+            "iexsync": [*iexsync_command(), "log", "search", number, "--config", str(folder / "config.yaml")],
+            "sqlite3": ["sqlite3", str(db_path), query],
+            "python": [sys.executable, "-c", BARE, str(db_path), query],
+        }
+        if not shutil.which("sqlite3"):
+            del commands["sqlite3"]
+            note("no sqlite3 shell on this machine: the issue's figure is left out")
+        times = time_alternating(commands, repeat)
+        note("medians: " + ", ".join(f"{name} {seconds * 1000:.1f} ms" for name, seconds in times.items()))
 
         from iexsync.store import Store
 
@@ -68,9 +99,16 @@ def run(quick: bool) -> list[Figure]:
         for _ in range(100):
             raw.execute(query).fetchall()
         raw_query = (time.perf_counter() - start) / 100
-        return [
-            Figure(f"log search, {rows:,} rows: iexsync process ÷ sqlite3 shell", ours, shell, 3.0),
+        raw.close()
+        figures = []
+        if "sqlite3" in times:
+            figures.append(Figure(f"log search, {rows:,} rows: iexsync process ÷ sqlite3 shell",
+                                  times["iexsync"], times["sqlite3"], 3.0))
+        figures += [
+            Figure(f"log search, {rows:,} rows: iexsync process ÷ bare python process, same query",
+                   times["iexsync"], times["python"], 3.0),
             Figure(f"log search, {rows:,} rows: Store.search ÷ the bare indexed query", in_process, raw_query, 3.0),
         ]
+        return figures
     finally:
         shutil.rmtree(folder, ignore_errors=True)
