@@ -147,10 +147,12 @@ def iexsync_command(*args: Any) -> list[str]:
 def run_iexsync(tally: Tally | None, *args: Any, env: dict[str, str] | None = None, timeout: float = 300,
                 command: list[str] | None = None, **popen: Any) -> subprocess.CompletedProcess:
     """One real run, waited for; its output is kept for the secrets scan."""
+    started = time.monotonic()
     result = subprocess.run(
         command or iexsync_command(*args), capture_output=True, text=True, timeout=timeout, cwd=REPO,
         env=base_env(env), stdin=subprocess.DEVNULL, **popen,
     )
+    result.seconds = time.monotonic() - started  # type: ignore[attr-defined]
     record(tally, result)
     return result
 
