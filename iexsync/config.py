@@ -225,17 +225,16 @@ def load(path: Path | str) -> Settings:
     tree = _plain(tree)
     platform = tree.get("shop", {}).get("platform") if isinstance(tree.get("shop"), dict) else None
     system = tree.get("accounting", {}).get("system") if isinstance(tree.get("accounting"), dict) else None
+    _register_secrets(tree)  # first: a problem's message may quote a (mistyped) secret
     schema = _schema_for(platform, system, problems, lines)
     key = None if problems else _validation_key(tree)
     if key is None or not _known_valid(key):
         problems += _validate(tree, schema, lines)
-        if not problems:
-            problems += _template_problems(tree, lines)
+        problems += _template_problems(tree, lines)
         if problems:
             raise ConfigError(problems, source)
         if key is not None:
             _remember_valid(key)
-    _register_secrets(tree)
     return _typed(path, tree, text)
 
 
@@ -417,19 +416,25 @@ def _did_you_mean(word: str, choices: list[str]) -> str:
 
 
 def _template_problems(tree: dict[str, Any], lines: dict[tuple, int]) -> list[str]:
-    if not tree.get("mappings") and not tree.get("filters"):
+    """Templates and expressions that do not parse; reported with the schema's problems
+    (the schema reports anything that is not text), so an admin fixes all in one go."""
+    mappings = tree.get("mappings")
+    filters = tree.get("filters")
+    sources = [(("mappings", key), value, False) for key, value in mappings.items()] if isinstance(mappings, dict) else []
+    if isinstance(filters, list):
+        sources += [(("filters", index, "skip_if"), rule.get("skip_if"), True)
+                    for index, rule in enumerate(filters) if isinstance(rule, dict)]
+    sources = [(path, value, is_expression) for path, value, is_expression in sources if isinstance(value, str)]
+    if not sources:
         return []
     from iexsync import templates  # jinja2 only for configs that use it
 
     problems = []
-    for key, source in tree.get("mappings", {}).items():
-        problem = templates.syntax_problem(source, is_expression=False)
+    for where, source, is_expression in sources:
+        problem = templates.syntax_problem(source, is_expression=is_expression)
         if problem:
-            problems.append(f"{_at(('mappings', key), lines)}: the template does not parse: {problem}")
-    for index, rule in enumerate(tree.get("filters", [])):
-        problem = templates.syntax_problem(rule["skip_if"], is_expression=True)
-        if problem:
-            problems.append(f"{_at(('filters', index, 'skip_if'), lines)}: the expression does not parse: {problem}")
+            what = "expression" if is_expression else "template"
+            problems.append(f"{_at(where, lines)}: the {what} does not parse: {problem}")
     return problems
 
 
@@ -484,8 +489,8 @@ def _register_secrets(tree: Any, key: str = "") -> None:
     elif isinstance(tree, list):
         for v in tree:
             _register_secrets(v, key)
-    elif isinstance(tree, str) and redaction.is_secret_key(key):
-        redaction.register(tree)
+    elif isinstance(tree, (str, int, float)) and not isinstance(tree, bool) and redaction.is_secret_key(key):
+        redaction.register(str(tree))  # a mistyped (numeric) token is still a secret
 
 
 def _holds_secrets(text: str) -> bool:

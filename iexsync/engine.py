@@ -90,6 +90,7 @@ class Engine:
         self.on_event = on_event
         self.result = RunResult()
         self._blocked: set[str] = set()  # orders whose open intent could not be resolved yet
+        self._held_elsewhere: set[str] = set()  # orders a live run of another process is writing
         # A log that has recorded no document yet may be new, or a lost one's replacement.
         self._fresh_log = not dry_run and not store.has_transfers()
         self._result_lock = threading.Lock()  # orders run in a pool of threads
@@ -167,6 +168,10 @@ class Engine:
         """Decide and act on one order; nothing that goes wrong here stops the run."""
         with self._result_lock:
             self.result.orders_seen += 1
+        if item.order_id in self._held_elsewhere:
+            with self._result_lock:
+                self.result.busy += 1
+            return
         if item.order_id in self._blocked:
             return
         if isinstance(item, BrokenOrder):
@@ -325,6 +330,11 @@ class Engine:
     def resolve_intents(self) -> None:
         """Settle every write an interrupted run left without a recorded answer."""
         for intent in self.store.open_intents():
+            if self.store.claimed_elsewhere(intent.order_id):
+                # Another live run holds the order and may be writing this very moment: its
+                # intent is its own to settle (or, if it dies, the next run's).
+                self._held_elsewhere.add(intent.order_id)
+                continue
             try:
                 found = self.books.find(intent.reference, DocumentKind(intent.kind))
             except OrderError:

@@ -104,6 +104,35 @@ class RateLimiter:
             time.sleep(wait)
 
 
+class _GuardedSession(requests.Session):
+    """A session whose redirects keep our transport rules: requests drops Authorization
+    when a redirect leaves the host, but keeps every other header (e-conomic's tokens) and
+    the query (WooCommerce's fallback credentials), and follows https to plain http."""
+
+    def __init__(self, what: str, allow_insecure_http: bool, sensitive: set[str]):
+        super().__init__()
+        self.what = what
+        self.allow_insecure_http = allow_insecure_http
+        self.sensitive = {name.lower() for name in sensitive}
+
+    def rebuild_auth(self, prepared_request: requests.PreparedRequest, response: requests.Response) -> None:
+        super().rebuild_auth(prepared_request, response)
+        target = urlsplit(prepared_request.url)
+        try:
+            check_transport(prepared_request.url, allow_insecure_http=self.allow_insecure_http, what=self.what)
+        except errors.ConfigError:
+            raise errors.RemoteRejected(
+                f"{self.what}: {strip_query(response.url)} redirected to {strip_query(prepared_request.url)}, which is "
+                "plain http: not followed, the credentials would travel in clear"
+            ) from None
+        if target.hostname != urlsplit(response.request.url).hostname:
+            for name in list(prepared_request.headers):
+                if name.lower() in self.sensitive:
+                    del prepared_request.headers[name]
+            if target.query and any(part.split("=")[0].lower() in self.sensitive for part in target.query.split("&")):
+                prepared_request.prepare_url(f"{target.scheme}://{target.netloc}{target.path}", None)
+
+
 class Client:
     """A requests session bound to one API's base URL, with our policies applied."""
 
@@ -129,7 +158,9 @@ class Client:
         self.timeout = timeout
         self.limiter = RateLimiter(rate_limit, burst)
         self.calls = 0  # requests sent, for benchmarks and the summary
-        self.session = requests.Session()
+        self.session = _GuardedSession(
+            what, allow_insecure_http, sensitive={*(headers or {}), *(params or {})}
+        )
         self.session.headers.update({"Accept": "application/json", "User-Agent": "iexsync"})
         self.session.headers.update(headers or {})
         self.session.auth = auth
@@ -185,6 +216,10 @@ class Client:
                 raise errors.RemoteUnavailable(self._describe(method, url, "timed out")) from _clean(exc)
             raise errors.OutcomeUnknown(self._describe(method, url, "no answer in time")) from _clean(exc)
         except requests.exceptions.RequestException as exc:
+            if method not in SAFE_METHODS:
+                # Sent, and the answer broke off (ChunkedEncodingError, ContentDecodingError...):
+                # the server may well have acted.
+                raise errors.OutcomeUnknown(self._describe(method, url, f"answer broke off ({type(exc).__name__})")) from _clean(exc)
             raise errors.RemoteUnavailable(self._describe(method, url, type(exc).__name__)) from _clean(exc)
 
     def _describe(self, method: str, url: str, what_happened: str) -> str:
@@ -228,7 +263,7 @@ def json_body(response: requests.Response, what: str) -> Any:
     """The JSON body, or a clear error naming what came instead (an HTML login page, say)."""
     try:
         return response.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than any real answer
         kind = response.headers.get("Content-Type", "no content type")
         start = response.text[:80].strip().replace("\n", " ")
         raise errors.RemoteUnavailable(

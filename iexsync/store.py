@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sqlite3
 import threading
 import uuid
@@ -125,7 +126,7 @@ class Store:
         """One statement; callers hold the lock (a transaction, or `_rows`)."""
         try:
             with self._lock:
-                return self.conn.execute(sql, params)
+                return self.conn.execute(sql, tuple(_storable(p) for p in params))
         except sqlite3.OperationalError as exc:
             if "readonly" in str(exc) or "disk" in str(exc) or "unable to open" in str(exc):
                 raise LogUnavailable(f"the log at {self.path} cannot be written: {exc}") from None
@@ -276,14 +277,18 @@ class Store:
     def claim(self, order_id: str) -> bool:
         """Take the order for this run, unless a live run of another process holds it."""
         with self.transaction():
-            row = self._one("SELECT run, pid, claimed_at FROM claims WHERE order_id = ?", (order_id,))
-            if row is not None and row[0] != self.run and _alive(row[1]) and row[2] > iso(utc_now() - CLAIM_TTL):
+            if self.claimed_elsewhere(order_id):
                 return False
             self._execute(
                 "INSERT OR REPLACE INTO claims (order_id, run, pid, claimed_at) VALUES (?, ?, ?, ?)",
                 (order_id, self.run, os.getpid(), iso(utc_now())),
             )
         return True
+
+    def claimed_elsewhere(self, order_id: str) -> bool:
+        """Whether a live run of another process holds the order (it may be mid-write)."""
+        row = self._one("SELECT run, pid, claimed_at FROM claims WHERE order_id = ?", (order_id,))
+        return row is not None and row[0] != self.run and _alive(row[1]) and row[2] > iso(utc_now() - CLAIM_TTL)
 
     def release(self, order_id: str) -> None:
         with self.transaction():
@@ -388,6 +393,16 @@ class Store:
 
 def _newest_first(rows: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda row: row["time"], reverse=True)[:limit]
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _storable(value: Any) -> Any:
+    """Text SQLite can hold: JSON's \\u escapes can carry lone surrogates, which UTF-8 cannot."""
+    if isinstance(value, str) and not value.isascii():
+        return _SURROGATE.sub("\ufffd", value)
+    return value
 
 
 def _transfer(row: tuple) -> Transfer:

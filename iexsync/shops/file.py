@@ -94,7 +94,7 @@ def _read(path: Path) -> Iterator[ShopItem]:
         if path.stat().st_size > MAX_FILE_BYTES:
             raise ValueError(f"it is larger than {MAX_FILE_BYTES // 1024 // 1024} MB")
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, OSError) as exc:
+    except (ValueError, OSError, RecursionError) as exc:  # RecursionError: JSON nested too deep
         yield BrokenOrder(order_id=f"file:{path.name}", error=f"{path.name} is not a readable JSON order: {exc}")
         return
     orders = data if isinstance(data, list) else [data]

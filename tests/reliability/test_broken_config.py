@@ -202,8 +202,6 @@ def test_100_broken_configs(tmp_path: Path, tally) -> None:
     check_variants(tmp_path, tally, variants())
 
 
-@pytest.mark.xfail(strict=True, reason="iexsync/config.py checks templates only when the schema found nothing: "
-                   "a broken template next to another problem is reported only after that one is fixed")
 def test_a_broken_template_is_reported_with_the_other_problems(tmp_path: Path, tally) -> None:
     both = [next(p for p in PROBLEMS if p.name == "heading template"),
             next(p for p in PROBLEMS if p.name == "document unknown")]

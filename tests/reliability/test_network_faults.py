@@ -160,9 +160,6 @@ def test_each_fault_on_a_documents_first_write(tmp_path: Path, tally) -> None:
     one_fault_each(tmp_path, tally, WRITE_FAULTS)
 
 
-@pytest.mark.xfail(strict=True, reason="iexsync/http.py: a POST answer cut off mid-body (requests' "
-                   "ChunkedEncodingError) is RemoteUnavailable, not OutcomeUnknown: the intent is closed "
-                   "and the document written again")
 def test_a_write_whose_answer_is_cut_off_is_looked_up_not_repeated(tmp_path: Path, tally) -> None:
     one_fault_each(tmp_path, tally, ("truncated",))
 

@@ -168,9 +168,6 @@ def test_a_claimed_order_with_a_write_in_flight_is_left_alone(tmp_path: Path, ta
         assert "held by another run" in b.stdout
 
 
-@pytest.mark.xfail(strict=True, reason="engine.resolve_intents settles every open intent, also one a live run "
-                   "(holding the order's claim) is still writing: it closes it as 'not found'; if that run then "
-                   "dies, nothing records its write and the next run writes the document again")
 def test_an_intent_in_flight_is_not_settled_by_an_overlapping_run(tmp_path: Path, tally) -> None:
     """Run A's draft POST is held at the gate; run B (no file lock between them) starts and
     looks at the open intents; then the fake acts on A's POST and A is killed before it hears
