@@ -75,27 +75,32 @@ def run_iexsync(args: list[str], *, env: dict[str, str] | None = None, cwd: Path
     return Run(time.perf_counter() - start, process.returncode, stdout, stderr, 0)
 
 
+# A small process that runs a command and prints its exit status and peak RSS (os.wait4:
+# exactly that child's rusage).
+_LAUNCHER = """\
+import os, subprocess, sys
+process = subprocess.Popen(sys.argv[1:], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+_, status, usage = os.wait4(process.pid, 0)
+print(os.waitstatus_to_exitcode(status), usage.ru_maxrss)
+"""
+
+
 def peak_rss(args: list[str], *, env: dict[str, str] | None = None, cwd: Path | None = None,
              timeout: float = 900) -> Run:
-    """Like run_iexsync (output discarded), with the process's own peak RSS: os.wait4
-    gives the rusage of exactly that child, where RUSAGE_CHILDREN would give the largest
-    child this process ever waited for."""
+    """`iexsync <args>` (output discarded) with its own peak RSS.
+
+    Started by a small launcher process, never by this one: Linux charges a process's
+    ru_maxrss with the RSS of the process image it replaced at exec, and a child made by
+    fork or vfork from this process (which holds the fakes and their tens of thousands of
+    documents) would report this process's peak, not its own. The launcher's image is a
+    bare Python's, smaller than iexsync's."""
     full_env = {**os.environ, "WOO_KEY": KEY, "WOO_SECRET": SECRET, **(env or {})}
     start = time.perf_counter()
-    process = subprocess.Popen([*iexsync_command(), *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               stdin=subprocess.DEVNULL, env=full_env, cwd=cwd)
-    while True:
-        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
-        if pid:
-            break
-        if time.perf_counter() - start > timeout:
-            process.kill()
-            os.wait4(process.pid, 0)
-            raise subprocess.TimeoutExpired(args, timeout)
-        time.sleep(0.01)
+    done = subprocess.run([sys.executable, "-c", _LAUNCHER, *iexsync_command(), *args], capture_output=True, text=True,
+                          stdin=subprocess.DEVNULL, env=full_env, cwd=cwd, timeout=timeout, check=True)
     seconds = time.perf_counter() - start
-    process.returncode = os.waitstatus_to_exitcode(status)
-    return Run(seconds, process.returncode, "", "", usage.ru_maxrss * 1024)  # Linux counts kilobytes
+    returncode, max_rss_kb = map(int, done.stdout.split())
+    return Run(seconds, returncode, "", "", max_rss_kb * 1024)  # Linux counts kilobytes
 
 
 # --- the shop ---------------------------------------------------------------------------------
