@@ -170,7 +170,7 @@ def test_a_mistyped_token_is_not_echoed_by_the_config_errors(tmp_path: Path, tal
 
 # --- runs provoked into failing, for the scan below ---------------------------------------------
 def test_failing_runs_print_no_secret(tmp_path: Path, tally) -> None:
-    """Rejected tokens, a shop in maintenance, e-conomic answering 5xx and resetting
+    """Rejected tokens, a shop behind a challenge page, e-conomic answering 5xx and resetting
     connections, query-string auth, a dry run, log search and states: all kept for the scan."""
     needles = secret_needles()
     outputs = []
@@ -189,7 +189,7 @@ def test_failing_runs_print_no_secret(tmp_path: Path, tally) -> None:
                 config = write_config(folder, flaky.url, shop=shop_section(woo.url, query_string_auth=query_auth))
                 for args in runs:
                     outputs.append(run_iexsync(tally, *args, "--config", config, timeout=300))
-            shop.html_mode, shop.maintenance_retry_after = "maintenance", 1
+            shop.html_mode = "challenge"  # a security plugin's HTML page where JSON belongs
             outputs.append(run_iexsync(tally, "sync", "--config", config))
             shop.html_mode = None
             shop.modify(50001, customer_note="changed: written again")
