@@ -91,6 +91,7 @@ class Engine:
         self.result = RunResult()
         self._blocked: set[str] = set()  # orders whose open intent could not be resolved yet
         self._held_elsewhere: set[str] = set()  # orders a live run of another process is writing
+        self._due: set[str] = set()  # orders this run fetches by id because they are due
         # A log that has recorded no document yet may be new, or a lost one's replacement.
         self._fresh_log = not dry_run and not store.has_transfers()
         self._result_lock = threading.Lock()  # orders run in a pool of threads
@@ -111,8 +112,9 @@ class Engine:
                     seen.add(order_id)
                     pool.submit(self._fetch_and_process, order_id, forced)
             else:
+                self._due = set(self.store.due_orders(self.settings.fingerprint))
                 newest = self._submit_changed(pool, seen)
-                for order_id in self.store.due_orders(self.settings.fingerprint) + queued:
+                for order_id in [*self._due, *queued]:
                     if order_id not in seen:
                         seen.add(order_id)
                         pool.submit(self._fetch_and_process, order_id)
@@ -145,7 +147,7 @@ class Engine:
             if item.order_id in seen:
                 continue  # a page boundary shifted under us: the order is handled once
             seen.add(item.order_id)
-            pool.submit(self.process, item)
+            pool.submit(self._settle, item)
             modified = item.modified
             if modified is not None and (newest is None or modified > newest):
                 newest = modified
@@ -156,56 +158,72 @@ class Engine:
         return newest
 
     def _fetch_and_process(self, order_id: str, forced: bool = False) -> None:
+        """An order named by id (due for a retry, webhook, on demand); due no longer once settled."""
         try:
             item = self.shop.get_order(order_id)
         except OrderError as exc:
             self._log_failure(order_id, "", "", exc)
             return
-        self.process(item, forced=forced)
+        self._settle(item, forced)
+
+    def _settle(self, item: ShopItem, forced: bool = False) -> None:
+        """Process the order; one that was due and is now settled is due no longer."""
+        if self.process(item, forced=forced) and not self.dry_run and item.order_id in self._due:
+            self.store.clear_due(item.order_id)
 
     # --- one order ---------------------------------------------------------------------------
-    def process(self, item: ShopItem, forced: bool = False) -> None:
-        """Decide and act on one order; nothing that goes wrong here stops the run."""
+    def process(self, item: ShopItem, forced: bool = False) -> bool:
+        """Decide and act on one order; nothing that goes wrong here stops the run.
+
+        Returns whether the order is settled for now (no failure, nobody else holding it)."""
         with self._result_lock:
             self.result.orders_seen += 1
         if item.order_id in self._held_elsewhere:
-            with self._result_lock:
-                self.result.busy += 1
-            return
+            self._held_by_another(item.order_id)
+            return False
         if item.order_id in self._blocked:
-            return
+            return False
         if isinstance(item, BrokenOrder):
             self._log(item.order_id, item.number, item.state, Step("error", f"The shop's order cannot be read: {item.error}"),
                       source=item.raw)
-            return
+            return False
         order = item
         try:
             steps = self.decide(order)
         except OrderError as exc:
             self._log_failure(order.order_id, order.number, order.state, exc, order)
-            return
+            return False
         if self.dry_run:
             for step in steps:
                 self._plan(order, step)
-            return
+            return True
         if not any(step.acts for step in steps):
             for step in steps:
                 self._log(order.order_id, order.number, order.state, step, source=order.raw, forced=forced)
-            return
+            return True
         if not self.store.claim(order.order_id):
-            with self._result_lock:
-                self.result.busy += 1  # another writer has it; the next run looks again
-            return
+            self._held_by_another(order.order_id)
+            return False
         try:
             # Decide again under the claim: another writer may have acted in between.
             for step in self.decide(order):
                 self._carry_out(order, step, forced)
         except _Stop:
-            pass  # the failed step logged why; the order's later steps wait for the next run
+            return False  # the failed step logged why; the order's later steps wait for the next run
         except OrderError as exc:
             self._log_failure(order.order_id, order.number, order.state, exc, order)
+            return False
         finally:
             self.store.release(order.order_id)
+        return True
+
+    def _held_by_another(self, order_id: str) -> None:
+        """Another live run holds the order. It is due, so the cursor passing it loses
+        nothing: should that run never finish it, a later run fetches it by id."""
+        with self._result_lock:
+            self.result.busy += 1
+        with self.store.transaction():
+            self.store.mark_due(order_id)
 
     def decide(self, order: Order) -> list[Step]:
         """What should happen to `order` now, from the order, the config and the log alone."""

@@ -105,13 +105,22 @@ class Store:
             try:
                 yield
             except BaseException:
-                self.conn.execute("ROLLBACK")
+                self._rollback()
                 raise
             try:
                 self.conn.execute("COMMIT")
             except sqlite3.Error as exc:
-                self.conn.execute("ROLLBACK")
+                self._rollback()
                 raise LogUnavailable(f"the log at {self.path} cannot be written: {exc} (disk full or read-only?)") from None
+
+    def _rollback(self) -> None:
+        """Undo what is left of the transaction: on a full disk SQLite has rolled it back
+        already, and a ROLLBACK then would only hide the real error."""
+        if self.conn.in_transaction:
+            try:
+                self.conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
 
     def _rows(self, sql: str, params: Any = ()) -> list[tuple]:
         """A statement's rows, fetched whole under the lock (the connection is shared)."""
@@ -255,6 +264,11 @@ class Store:
     def open_intents(self) -> list[Intent]:
         rows = self._rows(f"SELECT {self._INTENT_COLUMNS} FROM intents ORDER BY created_at")
         return [Intent(*row[:6], json.loads(row[6] or "{}"), *row[7:]) for row in rows]
+
+    def clear_due(self, order_id: str) -> None:
+        """The order was looked at again and needs nothing more: stop fetching it every run."""
+        with self.transaction():
+            self._execute("UPDATE order_status SET due = 0 WHERE order_id = ? AND due = 1", (order_id,))
 
     def mark_due(self, order_id: str) -> None:
         """Inside a transaction: look at this order again in this run and the next."""

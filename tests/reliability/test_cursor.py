@@ -34,10 +34,6 @@ def woo_config(folder: Path, books_url: str, shop_url: str, **transfer) -> Path:
         "consumer_secret": "${WC_CONSUMER_SECRET}"})
 
 
-@pytest.mark.xfail(strict=True, reason="engine.process skips an order another run holds (its claim) without marking "
-                   "it due, and the cursor passes it: if that run never finishes it (killed before its intent, or a "
-                   "killed run's claim whose pid now belongs to another process, trusted for an hour), the order is "
-                   "not read again once the overlap window has passed")
 def test_an_order_held_by_another_run_is_not_passed_by_the_cursor(tmp_path: Path, tally) -> None:
     clock = [datetime.now(timezone.utc) - timedelta(hours=2)]
     with WooServer() as woo, economic() as (fake, books):
@@ -71,9 +67,6 @@ def test_an_order_held_by_another_run_is_not_passed_by_the_cursor(tmp_path: Path
         assert found.get(f"iexsync:woocommerce:{second['id']}:invoice") == 1
 
 
-@pytest.mark.xfail(strict=True, reason="engine.resolve_intents marks a recovered order due, and nothing clears that "
-                   "when the order then needs nothing: every later run fetches it again, for ever (one GET per "
-                   "recovered order per run, growing with every crash)")
 def test_a_recovered_order_is_not_fetched_again_on_every_run(tmp_path: Path, tally) -> None:
     assert "after-book" in POINTS
     clock = [datetime.now(timezone.utc) - timedelta(hours=3)]

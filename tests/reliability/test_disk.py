@@ -111,10 +111,6 @@ def test_a_disk_that_fills_up_mid_run_leaves_nothing_half_written(tmp_path: Path
     full_disk_then_room(tmp_path, tally, size_kb=400, orders_count=40, clear_error=False)
 
 
-@pytest.mark.xfail(strict=True, reason="iexsync/store.py transaction(): when COMMIT (or a statement) fails with "
-                   "SQLITE_FULL, SQLite has already rolled the transaction back, and the ROLLBACK that follows raises "
-                   "'cannot rollback - no transaction is active': a traceback and exit 1 instead of the clear "
-                   "LogUnavailable message and exit 75")
 def test_a_full_disk_is_a_clear_error_with_exit_75(tmp_path: Path, tally) -> None:
     full_disk_then_room(tmp_path, tally, size_kb=400, orders_count=40)
 
