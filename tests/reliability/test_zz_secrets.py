@@ -245,3 +245,9 @@ def test_zz_no_secret_in_any_log_output_or_traceback(tally) -> None:
                f"{cells} cells, {raw} raw bytes for {len(needles)} secret forms")
     assert COLLECTOR.outputs, "nothing to scan: run this module with the rest of tests/reliability"
     assert hits == [], "\n".join(hits[:20])
+
+
+@pytest.mark.slow
+def test_zz_no_secret_after_the_full_size_runs(tally) -> None:
+    """The same scan, last in a `-m slow` session: over everything the full sizes printed and wrote."""
+    test_zz_no_secret_in_any_log_output_or_traceback(tally)
