@@ -151,3 +151,10 @@ def test_a_config_that_passed_is_remembered_until_it_or_iexsync_changes(tmp_path
     with pytest.raises(ConfigError):
         config.load(path)  # a changed file is validated again, and a broken one never remembered
     assert list((tmp_path / "cache").rglob("valid-configs/*")) == remembered
+
+
+def test_the_published_schema_file_is_current() -> None:
+    """config.schema.json (which config.example.yaml points editors at) is what the code says."""
+    published = json.loads((REPO / "config.schema.json").read_text())
+    assert published == json.loads(run_process("config", "schema").stdout), "run: iexsync config schema > config.schema.json"
+    assert (REPO / "config.example.yaml").read_text().startswith("# yaml-language-server: $schema=config.schema.json")
