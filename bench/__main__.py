@@ -64,8 +64,8 @@ def main() -> int:
         entries = [f.to_json() for f in figures]
         entries += [{"name": name, "value": None, "bound": None, "ratio": None, "goal": None, "ok": False,
                      "error": why} for name, why in failed]
-        with open(args.json, "w") as handle:
-            json.dump(entries, handle, indent=2)
+        with open(args.json, "w", encoding="utf-8") as handle:
+            json.dump(entries, handle, indent=2, ensure_ascii=False)
     return 0 if not failed and all(f.ok for f in figures) else 1
 
 

@@ -19,8 +19,6 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -61,7 +59,7 @@ class Run:
 
 def run_iexsync(args: list[str], *, env: dict[str, str] | None = None, cwd: Path | None = None,
                 timeout: float = 900) -> Run:
-    """`iexsync <args>` as its own process; its peak RSS from wait4 (that child's alone)."""
+    """`iexsync <args>` as its own process: wall time, exit code and output (max_rss 0: see peak_rss)."""
     full_env = {**os.environ, "WOO_KEY": KEY, "WOO_SECRET": SECRET, **(env or {})}
     start = time.perf_counter()
     process = subprocess.Popen([*iexsync_command(), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -158,11 +156,6 @@ def has_config_key(section: str, key: str) -> bool:
     return key in properties
 
 
-@contextmanager
-def serving(app: Any, latency: float = 0.0) -> Iterator[FakeServer]:
-    with FakeServer(app, latency=latency) as server:
-        yield server
-
 
 # --- the workload ---------------------------------------------------------------------------
 def minimum_economic_calls(shop: FakeWooCommerce, ids: list[int]) -> int:
@@ -181,12 +174,6 @@ def minimum_economic_calls(shop: FakeWooCommerce, ids: list[int]) -> int:
 
 def orders_with_refunds(shop: FakeWooCommerce, ids: list[int]) -> int:
     return sum(1 for order_id in ids if shop.refunds_json(order_id))
-
-
-def answered(server: FakeServer, status: int) -> int:
-    """Requests the fake answered with `status` (e.g. 429)."""
-    with server._lock:  # noqa: SLF001 - FakeServer records under this lock
-        return sum(1 for request in server.requests if request.status == status)
 
 
 def shop_calls(server: FakeServer) -> Counter[str]:
