@@ -81,6 +81,12 @@ def test_kill_at_every_point_then_a_clean_run(tmp_path: Path, tally) -> None:
         finish_and_check(tally, fake, server, tmp_path, config, orders)
 
 
+# How often a point is reached in one run, at most, where that is far below 40: the Nth time
+# is drawn up to this, so most runs die there (the cursor is moved once per run).
+MOST_HITS = {"before-cursor": 1, "after-credit": 4, "after-create": 12, "before-book": 12, "after-book": 12,
+             "after-commit": 12}
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(3600)
 @pytest.mark.parametrize("point", list(POINTS))
@@ -92,7 +98,7 @@ def test_kill_at_each_point_full_size(tmp_path: Path, tally, point: str) -> None
         first = crash_run(tally, point, 1, config)
         assert first.returncode == -signal.SIGKILL, f"{point} was not reached: {first.stderr[-2000:]}"
         for _ in range(24):
-            result = crash_run(tally, point, rng.randint(1, 40), config)
+            result = crash_run(tally, point, rng.randint(1, MOST_HITS.get(point, 40)), config)
             assert result.returncode in (0, 1, -signal.SIGKILL), result.stderr[-3000:]
             assert "Traceback" not in result.stderr, result.stderr[-3000:]
         finish_and_check(tally, fake, server, tmp_path, config, orders)
@@ -110,16 +116,15 @@ def kill_at_random_moments(tally, config: Path, *, kills: int, rng: random.Rando
         process = subprocess.Popen(iexsync_command("sync", "--config", config), cwd=REPO, env=base_env(),
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
         time.sleep(rng.uniform(low, high))
-        alive = process.poll() is None
-        if alive:
+        if process.poll() is None:
             os.kill(process.pid, signal.SIGKILL)
         out, err = process.communicate(timeout=300)
         record(tally, subprocess.CompletedProcess(process.args, process.returncode, out, err))
         assert "Traceback" not in err, err[-3000:]
-        if alive:
+        if process.returncode == -signal.SIGKILL:
             killed += 1
         elif more_orders is not None:
-            more_orders()
+            more_orders()  # it finished first: nothing left to do, so the shop sells some more
     raise AssertionError(f"only {killed} of {kills} kills landed in {max_runs} runs")
 
 
