@@ -47,10 +47,12 @@ class CustomerDirectory:
             if shop_id.isdigit() and 1 <= int(shop_id) <= MAX_CUSTOMER_NUMBER:
                 return match_on, int(shop_id)
             match_on = "email"  # a guest has no customer number: the e-mail is what we have
+        # Searched for as stored: e-conomic keeps only so many characters of each (see _card),
+        # and a longer value would never be found again, so each order would add a customer.
         value = {
-            "email": customer.email.strip().lower(),
-            "vat_number": customer.vat_number.strip(),
-            "phone": customer.phone.strip(),
+            "email": customer.email.strip().lower()[:255],
+            "vat_number": customer.vat_number.strip()[:50],
+            "phone": customer.phone.strip()[:255],
         }[match_on]
         if not value:
             raise errors.MappingError(

@@ -323,3 +323,21 @@ def test_a_woocommerce_order_nested_20000_deep_is_its_error_alone(tmp_path: Path
     found = documents(fake)
     assert all(found.get(f"iexsync:woocommerce:{o['id']}:invoice") == 1 for o in controls)
     assert "error" in {o for o, _ in events_by_order(tmp_path / "iexsync.db").get(str(deep["id"]), [])}
+
+
+def test_a_buyer_with_a_300_character_email_is_one_customer(tmp_path: Path, tally, books) -> None:
+    """e-conomic keeps 255 characters of an e-mail: the lookup must search for what was kept."""
+    fake, server = books
+    folder = tmp_path / "orders"
+    folder.mkdir()
+    email = "a" * 290 + "@example.dk"
+    config = write_config(tmp_path, server.url)
+    for _ in range(3):  # one order per run: within a run the connector remembers the customer
+        order = bad_order()
+        order["billing"]["email"] = email
+        write_order(folder, f"{order['id']}.json", order)
+        assert_no_crash(run_iexsync(tally, "sync", "--config", config), allowed=(0,))
+    with fake.lock:
+        cards = [c for c in fake.customers.values() if c.get("email", "").startswith("aaaa")]
+    tally.add(orders=3, duplicate_customers=max(0, len(cards) - 1))
+    assert len(cards) == 1
