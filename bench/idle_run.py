@@ -1,7 +1,7 @@
 """Figure 3: an idle `iexsync sync` (nothing changed) as a whole process ÷ a bare Python
 process that imports requests and sqlite3 and makes one HTTP call to the same fake.
 
-The shop is the fake WooCommerce: 60 orders, four every 8 minutes (the examples 727,
+The shop is the fake WooCommerce: 60 orders (24 with --quick), four every 8 minutes (the examples 727,
 728, 729, 723), all transferred to the fake e-conomic by a first run; both fakes answer
 after 25 ms, as in the throughput figure. Then nothing changes, and the idle run does
 what cron's next run does: start, read the config, open the log, ask the shop for the
@@ -34,12 +34,13 @@ response.raise_for_status()
 
 
 def run(quick: bool) -> list[Figure]:
-    repeat = 5 if quick else 15
+    repeat = 4 if quick else 15
+    chunks = 6 if quick else 15  # four orders every 8 minutes
     folder = Path(tempfile.mkdtemp(prefix="iexsync-bench-idle-"))
     try:
         shop, books = servers.new_shop(), servers.new_books()
         start = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=2)
-        for chunk in range(15):
+        for chunk in range(chunks):
             shop.generate(4, first_id=10_000 + 12 * chunk, modified_from=start + timedelta(minutes=8 * chunk))
         with shop.serve(latency=LATENCY) as shop_server, books.serve(latency=LATENCY) as books_server:
             config = servers.write_config(folder, servers.shop_section(shop_server), servers.books_section(books_server))

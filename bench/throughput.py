@@ -1,6 +1,6 @@
 """Figure 2: throughput under the APIs' latency and rate limits.
 
-2,000 new orders (200 with --quick) go from the fake WooCommerce to the fake e-conomic
+2,000 new orders (100 with --quick) go from the fake WooCommerce to the fake e-conomic
 through one real `iexsync sync` process, in steady state (a warm-up run has transferred 8
 orders of the same customers first). Every request to either fake waits 25 ms (FakeServer
 latency), and each API's rate limit is enforced by its fake:
@@ -51,7 +51,7 @@ def bound(apis: dict[str, tuple[int, float | None, int | None]], latency: float)
 
 
 def run(quick: bool) -> list[Figure]:
-    orders = 200 if quick else 2000
+    orders = 100 if quick else 2000
     workers = os.environ.get("BENCH_WORKERS")
     transfer: dict = {}
     if servers.has_config_key("transfer", "workers"):
