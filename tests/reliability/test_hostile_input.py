@@ -9,7 +9,7 @@ that makes it unusable is logged as an `error` whose message names what is wrong
 good order in the same run is transferred and booked exactly once; a second run over the
 same orders writes nothing and repeats no error.
 
-Fast: 3 batches of 40 (files) + 1 of 30 (WooCommerce). Full (`-m slow`): 80 × 50 files +
+Fast: 2 batches of 50 (files) + 1 of 30 (WooCommerce). Full (`-m slow`): 80 × 50 files +
 20 × 50 WooCommerce = 5,000 hostile orders.
 """
 
@@ -191,7 +191,7 @@ def over_http(tally, books, woo, batches: int, size: int) -> None:
 
 
 def test_hostile_order_files(books, tally) -> None:
-    files(tally, books, batches=3, size=40)
+    files(tally, books, batches=2, size=50)
 
 
 def test_hostile_orders_from_woocommerce(books, woo, tally) -> None:
