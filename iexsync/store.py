@@ -302,7 +302,7 @@ class Store:
     def claimed_elsewhere(self, order_id: str) -> bool:
         """Whether a live run of another process holds the order (it may be mid-write)."""
         row = self._one("SELECT run, pid, claimed_at FROM claims WHERE order_id = ?", (order_id,))
-        return row is not None and row[0] != self.run and _alive(row[1]) and row[2] > iso(utc_now() - CLAIM_TTL)
+        return row is not None and row[0] != self.run and process_alive(row[1]) and row[2] > iso(utc_now() - CLAIM_TTL)
 
     def release(self, order_id: str) -> None:
         with self.transaction():
@@ -441,7 +441,8 @@ def _dump(value: Any) -> str | None:
     return redact(value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False))
 
 
-def _alive(pid: int | None) -> bool:
+def process_alive(pid: int | None) -> bool:
+    """Whether a process with this pid exists (ours counts; another user's too)."""
     if not pid:
         return False
     if pid == os.getpid():

@@ -8,6 +8,7 @@ process, talking real HTTP to the fakes in this (the pytest) process.
 
 from __future__ import annotations
 
+from iexsync.store import process_alive
 import base64
 import copy
 import json
@@ -310,24 +311,12 @@ def check_log(db_path: Path) -> dict[str, Any]:
         return {
             "integrity": db.execute("PRAGMA integrity_check").fetchone()[0],
             "intents": db.execute("SELECT count(*) FROM intents").fetchone()[0],
-            "live_claims": sum(1 for (pid,) in db.execute("SELECT pid FROM claims") if _alive(pid)),
+            "live_claims": sum(1 for (pid,) in db.execute("SELECT pid FROM claims") if process_alive(pid)),
             "due": db.execute("SELECT count(*) FROM order_status WHERE due = 1").fetchone()[0],
             "transferred": {r[0] for r in db.execute(
                 "SELECT DISTINCT order_id FROM events WHERE outcome IN ('transferred', 'booked', 'credited')")},
             "recovered": db.execute("SELECT count(*) FROM events WHERE message LIKE 'Recovered after an interrupted run%'").fetchone()[0],
         }
-
-
-def _alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float = 30, interval: float = 0.02) -> bool:
