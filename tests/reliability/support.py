@@ -8,7 +8,6 @@ process, talking real HTTP to the fakes in this (the pytest) process.
 
 from __future__ import annotations
 
-from iexsync.store import process_alive
 import base64
 import copy
 import json
@@ -29,6 +28,7 @@ from urllib.parse import quote
 
 import yaml
 
+from iexsync.store import process_alive
 from tests.fakes.economic import FakeEconomic
 from tests.fakes.server import FakeServer
 
