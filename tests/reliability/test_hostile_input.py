@@ -18,9 +18,8 @@ from __future__ import annotations
 import itertools
 import json
 import sqlite3
-import tempfile
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -43,6 +42,12 @@ CONTROLS = 8  # good orders in every batch
 def books() -> Iterator[tuple]:
     with economic() as running:
         yield running
+
+
+@pytest.fixture(scope="module")
+def scratch(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
+    """Folders for the hypothesis examples (many per test), kept like tmp_path for the secrets scan."""
+    return lambda name: tmp_path_factory.mktemp(name)
 
 
 @pytest.fixture(scope="module")
@@ -127,9 +132,9 @@ def check_batch(tally, fake, workspace: Path, config: Path, hostile: list[tuple[
     tally.add(documents=after - before, duplicates=duplicate_count(fake))
 
 
-def file_batch(tally, books: tuple, batch: list[Hostile]) -> None:
+def file_batch(tally, books: tuple, scratch, batch: list[Hostile]) -> None:
     fake, server = books
-    workspace = Path(tempfile.mkdtemp(prefix="hostile-files-"))
+    workspace = scratch("hostile-files")
     folder = workspace / "orders"
     folder.mkdir()
     hostile = []
@@ -145,11 +150,11 @@ def file_batch(tally, books: tuple, batch: list[Hostile]) -> None:
     check_batch(tally, fake, workspace, config, hostile, controls)
 
 
-def woo_batch(tally, books: tuple, woo: WooServer, batch: list[Hostile]) -> None:
+def woo_batch(tally, books: tuple, scratch, woo: WooServer, batch: list[Hostile]) -> None:
     fake, server = books
     shop = woo.use(FakeWooCommerce(SECRETS["WC_CONSUMER_KEY"], SECRETS["WC_CONSUMER_SECRET"],
                                    utc_offset=timedelta(hours=1)))
-    workspace = Path(tempfile.mkdtemp(prefix="hostile-woo-"))
+    workspace = scratch("hostile-woo")
     hostile = []
     for item in batch:
         item.over_http = True
@@ -172,42 +177,42 @@ def hypothesis_settings(examples: int) -> settings:
                     phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
 
 
-def files(tally, books, batches: int, size: int) -> None:
+def files(tally, books, scratch, batches: int, size: int) -> None:
     @hypothesis_settings(batches)
     @given(st.lists(hostile_orders(), min_size=size, max_size=size))
     def check(batch: list[Hostile]) -> None:
-        file_batch(tally, books, batch)
+        file_batch(tally, books, scratch, batch)
 
     check()
 
 
-def over_http(tally, books, woo, batches: int, size: int) -> None:
+def over_http(tally, books, scratch, woo, batches: int, size: int) -> None:
     @hypothesis_settings(batches)
     @given(st.lists(hostile_orders(allow_bad_id=False), min_size=size, max_size=size))
     def check(batch: list[Hostile]) -> None:
-        woo_batch(tally, books, woo, batch)
+        woo_batch(tally, books, scratch, woo, batch)
 
     check()
 
 
-def test_hostile_order_files(books, tally) -> None:
-    files(tally, books, batches=2, size=50)
+def test_hostile_order_files(books, scratch, tally) -> None:
+    files(tally, books, scratch, batches=2, size=50)
 
 
-def test_hostile_orders_from_woocommerce(books, woo, tally) -> None:
-    over_http(tally, books, woo, batches=1, size=30)
-
-
-@pytest.mark.slow
-@pytest.mark.timeout(3600)
-def test_4000_hostile_order_files(books, tally) -> None:
-    files(tally, books, batches=80, size=50)
+def test_hostile_orders_from_woocommerce(books, scratch, woo, tally) -> None:
+    over_http(tally, books, scratch, woo, batches=1, size=30)
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(3600)
-def test_1000_hostile_orders_from_woocommerce(books, woo, tally) -> None:
-    over_http(tally, books, woo, batches=20, size=50)
+def test_4000_hostile_order_files(books, scratch, tally) -> None:
+    files(tally, books, scratch, batches=80, size=50)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(3600)
+def test_1000_hostile_orders_from_woocommerce(books, scratch, woo, tally) -> None:
+    over_http(tally, books, scratch, woo, batches=20, size=50)
 
 
 # --- single cases: what the random mix found, and what it cannot carry yet ------------------------
