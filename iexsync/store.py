@@ -302,7 +302,9 @@ class Store:
     def claimed_elsewhere(self, order_id: str) -> bool:
         """Whether a live run of another process holds the order (it may be mid-write)."""
         row = self._one("SELECT run, pid, claimed_at FROM claims WHERE order_id = ?", (order_id,))
-        return row is not None and row[0] != self.run and process_alive(row[1]) and row[2] > iso(utc_now() - CLAIM_TTL)
+        # Our own pid on another run's claim is a killed run's pid reused by us: not live.
+        return (row is not None and row[0] != self.run and row[1] != os.getpid() and process_alive(row[1])
+                and row[2] > iso(utc_now() - CLAIM_TTL))
 
     def release(self, order_id: str) -> None:
         with self.transaction():

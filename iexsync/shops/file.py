@@ -103,7 +103,7 @@ def _read(path: Path) -> Iterator[ShopItem]:
             yield parse_order(raw)
         except OrderInvalid as exc:
             raw_id = raw.get("id") if isinstance(raw, dict) else None
-            order_id = str(raw_id) if isinstance(raw_id, (int, str)) and str(raw_id) else f"file:{path.name}#{index}"
+            order_id = str(raw_id) if isinstance(raw_id, (int, str)) and not isinstance(raw_id, bool) and str(raw_id) else f"file:{path.name}#{index}"
             yield BrokenOrder(
                 order_id=order_id,
                 error=f"{path.name}: {exc.message}",

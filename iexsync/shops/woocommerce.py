@@ -515,7 +515,7 @@ def _broken(raw: Any, error: str) -> BrokenOrder:
     except ValueError:
         pass
     return BrokenOrder(
-        order_id=str(raw.get("id", "?")),
+        order_id=_broken_id(raw),
         error=error,
         number=str(raw.get("number") or ""),
         state=str(raw.get("status") or ""),
@@ -568,3 +568,13 @@ _WP_ENTITIES = {"&amp;": "&", "&#038;": "&", "&#x26;": "&", "&lt;": "<", "&#060;
 def _wp_specialchars_decode(text: str) -> str:
     """WordPress's wp_specialchars_decode(…, ENT_QUOTES): only these entities, nothing else."""
     return re.sub("|".join(map(re.escape, _WP_ENTITIES)), lambda m: _WP_ENTITIES[m.group(0)], text)
+
+
+def _broken_id(raw: Any) -> str:
+    """The order's id if it has a usable one; else one made from its content, so two broken
+    orders without ids are two log entries, not one."""
+    raw_id = raw.get("id") if isinstance(raw, dict) else None
+    if isinstance(raw_id, (int, str)) and not isinstance(raw_id, bool) and str(raw_id).strip():
+        return str(raw_id)
+    digest = hashlib.sha256(json.dumps(raw, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    return f"woocommerce:{digest}"
