@@ -9,7 +9,8 @@ latency), and each API's rate limit is enforced by its fake:
   token bucket answering 429 is being rolled out without published numbers). We assume
   ECONOMIC_RATE = 50 requests per second per agreement, a sliding one-second window, and
   the fake answers 429 with Retry-After past it. iexsync is told accounting.rate_limit:
-  48 (just under, see bench/servers.py).
+  45 (90 % of it: see bench/servers.py for why not 50), so the best this figure can show
+  is 50/45 = 1.11 plus the process's start-up.
 - WooCommerce core has no rate limit (only hosts and plugins add one): none.
 
 The bound is the physical limit: the calls the transfer needs (bench.servers:
