@@ -39,6 +39,15 @@ def demo(tmp_path: Path) -> Path:
     return write_config(tmp_path / "config.yaml")
 
 
+@pytest.fixture(scope="module")
+def server():
+    """A fake WooCommerce on loopback, one per test module (each stop costs time)."""
+    from tests.fakes.woocommerce import WooServer
+
+    with WooServer() as running:
+        yield running
+
+
 @pytest.fixture
 def cli():
     """Run the CLI in-process through click's runner: cli("sync", "--config", path)."""

@@ -34,12 +34,6 @@ KEY, SECRET = "ck_" + "5d" * 20, "cs_" + "e8" * 20
 HOOK_SECRET = "whsec-" + "3f" * 12
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[WooServer]:
-    with WooServer() as running:
-        yield running
-
-
 @pytest.fixture
 def fake(server: WooServer) -> FakeWooCommerce:
     """The documentation's orders 723 (completed, two refunds), 727 and 729 (processing), 728 (pending)."""

@@ -15,12 +15,6 @@ from tests.fakes.server import Fault, Recorded
 from tests.fakes.woocommerce import API, FakeWooCommerce, WooServer
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[WooServer]:
-    with WooServer() as running:
-        yield running
-
-
 @pytest.fixture
 def fake(server: WooServer) -> FakeWooCommerce:
     fake = server.use(FakeWooCommerce())

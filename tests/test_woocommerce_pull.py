@@ -18,12 +18,6 @@ from tests.fakes.server import FakeServer
 from tests.fakes.woocommerce import API, FakeWooCommerce, WooServer, _vendor
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[WooServer]:
-    with WooServer() as running:
-        yield running
-
-
 @pytest.fixture
 def fake(server: WooServer) -> FakeWooCommerce:
     return server.use(FakeWooCommerce())

@@ -17,12 +17,6 @@ from tests.fakes.woocommerce import API, FakeWooCommerce, WooServer
 ENV = {"WOO_KEY": "ck_" + "7e" * 20, "WOO_SECRET": "cs_" + "4a" * 20}
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[WooServer]:
-    with WooServer() as running:
-        yield running
-
-
 @pytest.fixture
 def fake(server: WooServer) -> FakeWooCommerce:
     # The demo shop runs in Copenhagen (UTC+1 in winter), as its orders' dates say.

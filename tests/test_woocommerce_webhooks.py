@@ -54,12 +54,6 @@ def test_a_secret_with_html_entities_signs_as_woocommerce_decodes_it() -> None:
 
 
 # --- the fake's webhooks, end to end ------------------------------------------------------------
-@pytest.fixture(scope="module")
-def server() -> Iterator[WooServer]:
-    with WooServer() as running:
-        yield running
-
-
 @pytest.fixture
 def receiver() -> Iterator[FakeServer]:
     """Stands in for the webhook receiver: answers 200 and records what came."""
