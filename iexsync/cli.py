@@ -88,6 +88,8 @@ def _summary(result: Any) -> None:
     if result.events:
         rows = [(e.order, e.state, e.outcome, e.document, e.message) for e in result.events]
         click.echo(tabulate(rows, headers=("order", "state", "outcome", "document", "message"), maxcolwidths=[None, None, None, None, 70]))
+    if result.events_not_kept:
+        click.echo(f"… and {result.events_not_kept} more (`iexsync log search` has every one)")
     counts = ", ".join(f"{n} {outcome}" for outcome, n in sorted(result.counts.items()))
     click.echo(f"{result.orders_seen} orders read; {counts or 'nothing new'}" + (f"; {result.busy} held by another run" if result.busy else ""))
 

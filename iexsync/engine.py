@@ -30,7 +30,7 @@ from iexsync.books.base import Books
 from iexsync.config import Settings
 from iexsync.document import Document, DocumentKind, DocumentRef
 from iexsync.errors import DocumentExists, OrderError, OutcomeUnknown
-from iexsync.model import Order
+from iexsync.model import Order, Refund
 from iexsync.shops.base import BrokenOrder, Shop, ShopItem
 from iexsync.store import Intent, Store, Transfer
 from iexsync.timeutil import iso, parse_time, utc_now
@@ -65,11 +65,17 @@ class Event:
     message: str
 
 
+# A run keeps this many of its events for the summary (errors first in line); the log keeps
+# them all. A 50,000-order import must not hold 50,000 events in memory.
+KEPT_EVENTS = 1000
+
+
 @dataclass
 class RunResult:
     run: str = ""
     counts: Counter = field(default_factory=Counter)
-    events: list[Event] = field(default_factory=list)  # what this run logged
+    events: list[Event] = field(default_factory=list)  # what this run logged, at most KEPT_EVENTS
+    events_not_kept: int = 0
     planned: list[dict[str, Any]] = field(default_factory=list)  # --dry-run: what would be sent
     orders_seen: int = 0
     busy: int = 0  # orders another writer held
@@ -95,6 +101,7 @@ class Engine:
         # A log that has recorded no document yet may be new, or a lost one's replacement.
         self._fresh_log = not dry_run and not store.has_transfers()
         self._result_lock = threading.Lock()  # orders run in a pool of threads
+        self._kept_errors = 0
 
     # --- the run -----------------------------------------------------------------------------
     def run(self, order_ids: list[str] | None = None, *, forced: bool = True) -> RunResult:
@@ -188,8 +195,9 @@ class Engine:
                       source=item.raw)
             return False
         order = item
+        refunds = _Once(lambda: self.shop.refunds(order))  # read once, and only if a refund waits
         try:
-            steps = self.decide(order)
+            steps = self.decide(order, refunds)
         except OrderError as exc:
             self._log_failure(order.order_id, order.number, order.state, exc, order)
             return False
@@ -206,7 +214,7 @@ class Engine:
             return False
         try:
             # Decide again under the claim: another writer may have acted in between.
-            for step in self.decide(order):
+            for step in self.decide(order, refunds):
                 self._carry_out(order, step, forced)
         except _Stop:
             return False  # the failed step logged why; the order's later steps wait for the next run
@@ -225,8 +233,9 @@ class Engine:
         with self.store.transaction():
             self.store.mark_due(order_id)
 
-    def decide(self, order: Order) -> list[Step]:
-        """What should happen to `order` now, from the order, the config and the log alone."""
+    def decide(self, order: Order, refunds: Callable[[], tuple[Refund, ...]] | None = None) -> list[Step]:
+        """What should happen to `order` now, from the order, the config and the log alone
+        (and, for refunds not credited yet, their lines: `refunds` reads them from the shop)."""
         transfer_rules = self.settings.transfer
         start = transfer_rules.start_date
         if start and order.created.date() < start:
@@ -255,15 +264,22 @@ class Engine:
         if rule.book and kind is DocumentKind.INVOICE and not (existing and existing.booked):
             steps.append(Step("booked", "Booked {document}", "book", document))
         if transfer_rules.refunds == "credit_note" and kind is DocumentKind.INVOICE and order.refunds:
-            steps += self._credit_steps(order, document, existing)
+            steps += self._credit_steps(order, document, existing, refunds or (lambda: self.shop.refunds(order)))
         return steps
 
-    def _credit_steps(self, order: Order, invoice: Document, existing: Transfer | None) -> list[Step]:
+    def _credit_steps(self, order: Order, invoice: Document, existing: Transfer | None,
+                      read_refunds: Callable[[], tuple[Refund, ...]]) -> list[Step]:
+        # Credited once, never again: a refund whose credit note is in the log costs nothing,
+        # not even reading its lines from the shop.
+        waiting = [refund for refund in order.refunds if not _booked(self.store.transfer(
+            mapping.reference(self.settings, order, DocumentKind.CREDIT_NOTE, refund.refund_id)))]
+        if not waiting:
+            return []
+        detailed = {refund.refund_id: refund for refund in read_refunds()}
         steps = []
-        for refund in order.refunds:
+        for summary in waiting:
+            refund = detailed.get(summary.refund_id, summary)
             note = mapping.build_credit_note(self.settings, order, refund, invoice.reference)
-            if self.store.transfer(note.reference) is not None:
-                continue  # credited once, never again
             if existing is None or not existing.booked:
                 booking = self.settings.transfer.per_state.get(order.state)
                 will_book = booking.book if booking else self.settings.transfer.book
@@ -343,7 +359,17 @@ class Engine:
         invoice = self.store.transfer(document.credits_reference)
         if invoice is None:
             raise OrderError("the invoice to credit is not in the log")
-        return self.books.credit(_ref(invoice), document)
+        return self.books.credit(_ref(invoice), document, resume=self._may_exist(document))
+
+    def _may_exist(self, document: Document) -> bool:
+        """Whether an earlier attempt may have written part of this document: then the
+        connector looks before it writes. Only then: a lookup costs calls on every credit.
+
+        Yes when the log is fresh (lost, replaced), when an interrupted write's draft was
+        found unbooked (recorded as an unbooked transfer), or when the order ever failed
+        (a failure after the draft was made leaves nothing else behind)."""
+        return (self._fresh_log or self.store.transfer(document.reference) is not None
+                or self.store.failed_before(document.order_id))
 
     def resolve_intents(self) -> None:
         """Settle every write an interrupted run left without a recorded answer."""
@@ -360,7 +386,9 @@ class Engine:
                 continue
             with self.store.transaction():
                 if found is not None and intent.action == "credit" and not found.booked:
-                    pass  # its draft landed, its booking did not: the order is due, and credit() finishes it
+                    # Its draft landed, its booking did not: recorded unbooked, so the credit
+                    # is not done yet, and the order (due) resumes it rather than writes again.
+                    self.store.save_transfer(_transfer(intent, found))
                 elif found is not None and (intent.action in ("create", "credit") or found.booked or intent.action == "update"):
                     recovered = _transfer(intent, found)
                     if intent.action == "update":
@@ -420,9 +448,24 @@ class Engine:
     def _count(self, event: Event) -> None:
         with self._result_lock:
             self.result.counts[event.outcome] += 1
-            self.result.events.append(event)
+            self._keep(event)
         if self.on_event:
             self.on_event(event)
+
+    def _keep(self, event: Event) -> None:
+        """Keep the event for the summary while there is room; an error takes the place of
+        the oldest non-error, since errors are what cron's output must show."""
+        events = self.result.events
+        if len(events) < KEPT_EVENTS:
+            events.append(event)
+            self._kept_errors += event.outcome == "error"
+            return
+        self.result.events_not_kept += 1
+        if event.outcome == "error" and self._kept_errors < KEPT_EVENTS:
+            index = next(i for i, kept in enumerate(events) if kept.outcome != "error")
+            del events[index]
+            events.append(event)
+            self._kept_errors += 1
 
     def _plan(self, order: Order, step: Step) -> None:
         kind = _kind_name(step.document.kind) if step.document else ""
@@ -479,6 +522,20 @@ class OrderPool:
             raise self._failure
 
 
+class _Once:
+    """A read made at most once, and only when first asked for."""
+
+    def __init__(self, read: Callable[[], Any]):
+        self._read = read
+        self._value: Any = None
+        self._done = False
+
+    def __call__(self) -> Any:
+        if not self._done:
+            self._value, self._done = self._read(), True
+        return self._value
+
+
 class _Stop(OrderError):
     """This order's remaining steps must not run; its failure is already logged."""
 
@@ -525,6 +582,10 @@ _ADOPTED = "\x00adopted"  # marks a ref found remotely rather than written by th
 
 def _adopted(ref: DocumentRef) -> DocumentRef:
     return replace(ref, remote_id=_ADOPTED)
+
+
+def _booked(transfer: Transfer | None) -> bool:
+    return transfer is not None and transfer.booked
 
 
 def _ref(transfer: Transfer) -> DocumentRef:

@@ -228,6 +228,10 @@ class Store:
         )
         return [_transfer(row) for row in rows]
 
+    def failed_before(self, order_id: str) -> bool:
+        """Whether any run logged an error for the order: a write of it may have got halfway."""
+        return self._one("SELECT 1 FROM events WHERE order_id = ? AND outcome = 'error' LIMIT 1", (order_id,)) is not None
+
     def save_transfer(self, transfer: Transfer) -> None:
         """Inside the transaction that also logs the event and closes the intent."""
         now = iso(utc_now())

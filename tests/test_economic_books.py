@@ -6,6 +6,8 @@ so "to the cent" means: what the shop says the customer paid is what e-conomic c
 
 from __future__ import annotations
 
+from collections import Counter
+
 import json
 import time
 from dataclasses import replace
@@ -178,6 +180,31 @@ def test_updating_a_draft_that_was_booked_meanwhile_says_so(fake, economic_serve
         books.update(ref, document)
 
 
+def test_a_first_credit_after_a_booking_in_the_same_run_costs_its_two_writes_only(fake, economic_server, settings) -> None:
+    books = connect(economic_server)
+    order = demo_order(1006)
+    document = invoice(settings, order)
+    booked = books.book(books.create(document))
+    before = Counter(fake.calls)
+    books.credit(booked, mapping.build_credit_note(settings, order, order.refunds[0], document.reference))
+    assert invoice_calls(Counter(fake.calls) - before) == {"POST /invoices/drafts": 1, "POST /invoices/booked": 1}
+
+
+def test_a_credit_in_a_later_run_reads_the_invoice_it_credits(fake, economic_server, settings) -> None:
+    order = demo_order(1006)
+    document = invoice(settings, order)
+    booked = connect(economic_server).book(connect(economic_server).create(document))
+    before = Counter(fake.calls)
+    connect(economic_server).credit(booked, mapping.build_credit_note(settings, order, order.refunds[0], document.reference))
+    assert invoice_calls(Counter(fake.calls) - before) == {
+        "GET /invoices/booked/{bookedInvoiceNumber}": 1, "POST /invoices/drafts": 1, "POST /invoices/booked": 1}
+
+
+def invoice_calls(calls: Counter) -> dict[str, int]:
+    """The calls about documents (the refund product is created on first use, besides)."""
+    return {route: n for route, n in calls.items() if "/invoices" in route}
+
+
 def test_a_refund_becomes_one_booked_credit_note_against_the_invoice(fake, economic_server, settings) -> None:
     books = connect(economic_server)
     order = demo_order(1006)
@@ -191,8 +218,9 @@ def test_a_refund_becomes_one_booked_credit_note_against_the_invoice(fake, econo
     assert stored["grossAmount"] == D("-125.00") and stored["customer"] == fake.booked[1]["customer"]
     assert stored["notes"]["heading"].startswith("Credit note for invoice 1")
     assert [line["product"]["productNumber"] for line in stored["lines"]] == ["retur"]
-    # Asked again (an answer lost, a run repeated): the same credit note, nothing new written.
-    assert books.credit(booked, note) == credited
+    # Asked again as a resumption (an answer lost, a run interrupted): the same credit note,
+    # nothing new written.
+    assert books.credit(booked, note, resume=True) == credited
     assert fake.count("POST /invoices/drafts") == 2 and len(fake.booked) == 2
     assert connect(economic_server).find(note.reference) == credited
     assert schema_errors(fake) == []

@@ -152,3 +152,32 @@ def test_an_invoice_whose_totals_differ_stays_unbooked_on_later_runs(fake, works
     assert "totals differ" in first.output
     cli("sync", "--config", workspace)
     assert references(fake)["iexsync:woocommerce:1001:invoice"] == ["draft"]
+
+
+@pytest.mark.parametrize(("status", "again"), [(503, ()), (400, ("--order", "1006"))], ids=["answer-unknown", "rejected"])
+def test_a_credit_note_whose_booking_failed_is_booked_later_not_written_again(fake, economic_server, workspace, cli, status, again) -> None:
+    """The credit note's draft landed, its booking did not. A 503 leaves the write's intent
+    open (the next run looks it up); a 400 is the order's error, after which only the log's
+    record of that error tells the retry (here on demand) to look before it writes."""
+    from tests.fakes.economic import fault_once
+
+    write_economic_config(workspace.parent, economic_server.url, transfer=_one_worker())
+    bookings = [0]
+
+    def sixth_booking(request):  # 1001, 1002, 1003, 1004, 1006, then 1006's credit note
+        if (request.method, request.path) == ("POST", "/invoices/booked"):
+            bookings[0] += 1
+            if bookings[0] == 6:
+                return fault_once("POST", "/invoices/booked", kind="status", status=status)(request)
+        return None
+
+    economic_server.faults = sixth_booking
+    first = cli("sync", "--config", workspace, "--verbose")
+    assert "1006" in first.output and str(status) in first.output, first.output
+    assert references(fake)["iexsync:woocommerce:1006:credit_note:2001"] == ["draft"]
+
+    economic_server.faults = None
+    second = cli("sync", "--config", workspace, "--verbose", *again)
+    assert "credited" in second.output, second.output
+    assert_demo_transferred_once(fake)
+    assert fake.count("POST /invoices/drafts") == 6  # five invoices (1005 is an order) and one credit note draft

@@ -43,7 +43,11 @@ class Books(Protocol):
 
         `document` is what the draft should hold, so a connector can check its totals first."""
 
-    def credit(self, ref: DocumentRef, document: Document) -> DocumentRef:
-        """Write and book the credit note `document` against the booked `ref`."""
+    def credit(self, ref: DocumentRef, document: Document, *, resume: bool = False) -> DocumentRef:
+        """Write and book the credit note `document` against the booked `ref`.
+
+        `resume`: an earlier attempt may have written it (the run was interrupted, the log
+        is fresh, or the order failed before): find it first and finish it, never write it
+        twice. Without it the engine vouches that no attempt was made: write at once."""
 
     def close(self) -> None: ...

@@ -138,7 +138,8 @@ class BeancountBooks:
         return self._require(ref.reference)
 
     @_serialised
-    def credit(self, ref: DocumentRef, document: Document) -> DocumentRef:
+    def credit(self, ref: DocumentRef, document: Document, *, resume: bool = False) -> DocumentRef:
+        # The ledger is read anyway: it is always looked up, resume or not.
         if document.reference in self._entries():
             raise DocumentExists(_ref(self._entries()[document.reference]))
         invoice = self._require_entry(ref.reference)

@@ -5,7 +5,8 @@ How it keeps the engine's exactly-once promise:
   invoice drafts, booked invoices and order drafts, so `find` can always locate it;
 - a POST whose answer never came raises OutcomeUnknown and is never repeated here;
   the engine resolves it with `find`. Only PUT (a whole-document replace) is re-sent;
-- `credit` looks first, so a refund is credited once even if its answer was lost.
+- `credit` looks first whenever the engine says an earlier attempt may have written the
+  credit note (`resume`), so a refund is credited once even if its answer was lost.
 
 e-conomic computes VAT itself, from the recipient's VAT zone and each product's group
 (`economic_vat` picks the zone from what the shop charged). Its totals come back on
@@ -24,7 +25,7 @@ from typing import Any, ClassVar
 from iexsync import errors
 from iexsync.books.economic_api import EconomicApi, filter_value
 from iexsync.books.economic_body import BodyLine, draft_body, exact_lines
-from iexsync.books.economic_cache import OnceCache
+from iexsync.books.economic_cache import OnceCache, Recent
 from iexsync.books.economic_config import CONFIG_SCHEMA, EconomicSettings
 from iexsync.books.economic_customers import CustomerDirectory
 from iexsync.books.economic_products import ProductCatalog
@@ -60,6 +61,30 @@ SEARCHED = (
 
 
 @dataclass(frozen=True)
+class InvoiceHead:
+    """What a credit note copies from the booked invoice it credits."""
+
+    customer_number: int
+    vat_zone: int
+    layout: int
+    payment_terms: int
+
+    @classmethod
+    def of(cls, item: Mapping[str, Any]) -> "InvoiceHead":
+        return cls(
+            customer_number=int(item["customer"]["customerNumber"]),
+            vat_zone=int(item["recipient"]["vatZone"]["vatZoneNumber"]),
+            layout=int(item["layout"]["layoutNumber"]),
+            payment_terms=int(item["paymentTerms"]["paymentTermsNumber"]),
+        )
+
+
+# How many recent answers a run remembers for the next step of the same order (a draft's
+# totals for its booking, a booked invoice's head for its credit note).
+REMEMBERED = 512
+
+
+@dataclass(frozen=True)
 class Draft:
     body: dict[str, Any]
     labels: list[str]  # per body line: the document line it came from, for error messages
@@ -84,7 +109,8 @@ class EconomicBooks:
         self.products = ProductCatalog(self.api, settings)
         self._layouts: OnceCache[int] = OnceCache()
         self._held: dict[str, str] = {}  # reference → why its totals keep it from being booked
-        self._remote_totals: dict[str, Totals] = {}  # reference → e-conomic's totals at the last write
+        self._remote_totals: Recent[str, Totals] = Recent(REMEMBERED)  # reference → e-conomic's totals, until booked
+        self._heads: Recent[str, InvoiceHead] = Recent(REMEMBERED)  # booked invoice number → its head
 
     @classmethod
     def from_config(cls, section: Mapping[str, Any], base_dir: Path) -> "EconomicBooks":
@@ -173,40 +199,62 @@ class EconomicBooks:
             if found is not None and found.booked:
                 return found
             raise
-        return self._ref(BOOKED, booked, ref.reference)
+        self._remote_totals.pop(ref.reference)  # booked: never checked again
+        result = self._ref(BOOKED, booked, ref.reference)
+        self._remember_head(result.number, booked)
+        return result
 
-    def credit(self, ref: DocumentRef, document: Document) -> DocumentRef:
-        """Write and book the credit note `document` (positive amounts) against the booked `ref`."""
-        existing = self.find(document.reference, DocumentKind.CREDIT_NOTE)
-        if existing is not None:  # an earlier attempt got this far: finish it, never repeat it
-            return existing if existing.booked else self.book(existing)
+    def credit(self, ref: DocumentRef, document: Document, *, resume: bool = False) -> DocumentRef:
+        """Write and book the credit note `document` (positive amounts) against the booked `ref`.
+
+        `resume`: an earlier attempt may have written it, so look first and finish what is
+        there rather than write again. Otherwise the engine knows no attempt was made."""
+        if resume:
+            existing = self.find(document.reference, DocumentKind.CREDIT_NOTE)
+            if existing is not None:  # an earlier attempt got this far: finish it, never repeat it
+                return existing if existing.booked else self.book(existing)
         if ref.kind is not DocumentKind.INVOICE or not ref.booked:
             raise errors.RemoteRejected(
                 f"refund {document.refund_id or document.reference}: {_name(ref)} is not a booked invoice; "
                 "only a booked invoice can be credited, so book it first"
             )
-        original = self.api.get(f"{BOOKED.path}/{ref.number}", missing_ok=True)
-        if original is None:
-            raise errors.RemoteRejected(f"refund {document.refund_id}: booked invoice {ref.number} is not in e-conomic")
+        head = self._invoice_head(ref, document)
         fields = {  # the admin's heading, still saying what is credited
             key: f"Credit note for invoice {ref.number}: {value}" if key in ("heading", "notes.heading") else value
             for key, value in document.fields.items()
         }
         document = replace(document, fields=fields)
-        zone_number = int(original["recipient"]["vatZone"]["vatZoneNumber"])
-        domestic = zone_number == self.settings.vat_zones["domestic"]
+        domestic = head.vat_zone == self.settings.vat_zones["domestic"]
         draft = self._draft(
             document,
-            zone=ZoneChoice("domestic" if domestic else "as invoiced", zone_number),
-            customer_number=int(original["customer"]["customerNumber"]),
-            layout=int(original["layout"]["layoutNumber"]),
-            payment_terms=int(original["paymentTerms"]["paymentTermsNumber"]),
+            zone=ZoneChoice("domestic" if domestic else "as invoiced", head.vat_zone),
+            customer_number=head.customer_number,
+            layout=head.layout,
+            payment_terms=head.payment_terms,
             heading=f"Credit note for invoice {ref.number}, order {document.order_number}",
         )
         subject = f"the credit note for refund {document.refund_id} of order {document.order_number}"
         created = self.api.post(INVOICE_DRAFTS.path, draft.body, subject=subject, line_labels=draft.labels)
         draft_ref = self._settle_totals(document, self._ref(INVOICE_DRAFTS, created, document.reference), draft, INVOICE_DRAFTS)
         return self.book(draft_ref)
+
+    def _invoice_head(self, ref: DocumentRef, document: Document) -> InvoiceHead:
+        """The booked invoice's customer, zone, layout and terms: remembered from its
+        booking in this run, or read."""
+        head = self._heads.get(ref.number)
+        if head is not None:
+            return head
+        original = self.api.get(f"{BOOKED.path}/{ref.number}", missing_ok=True)
+        if original is None:
+            raise errors.RemoteRejected(f"refund {document.refund_id}: booked invoice {ref.number} is not in e-conomic")
+        return InvoiceHead.of(original)
+
+    def _remember_head(self, number: str, booked: Mapping[str, Any]) -> None:
+        try:
+            head = InvoiceHead.of(booked)
+        except (KeyError, TypeError, ValueError):
+            return  # an answer without them: a refund reads the invoice instead
+        self._heads.put(number, head)
 
     # --- the draft body -----------------------------------------------------------------
     def _draft(
@@ -316,7 +364,7 @@ class EconomicBooks:
     def _settle_totals(self, document: Document, ref: DocumentRef, draft: Draft, place: Place) -> DocumentRef:
         ref = self._settle(document, ref, draft, place)
         assert ref.totals is not None
-        self._remote_totals[document.reference] = ref.totals
+        self._remote_totals.put(document.reference, ref.totals)
         return ref
 
     def _settle(self, document: Document, ref: DocumentRef, draft: Draft, place: Place) -> DocumentRef:

@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, Union
 
-from iexsync.model import Order
+from iexsync.model import Order, Refund
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,13 @@ class Shop(Protocol):
 
     def get_order(self, order_id: str) -> ShopItem:
         """One order by the shop's id; raises OrderError if it cannot be fetched."""
+
+    def refunds(self, order: Order) -> tuple[Refund, ...]:
+        """The order's refunds in full, with the returned lines where the platform has them.
+
+        `order.refunds` holds what the order itself says (id, amount, reason); the engine asks
+        for the rest only for refunds not credited yet, so re-reading settled orders costs no
+        extra call. Raises OrderError when they cannot be read: that order's error alone."""
 
     def states(self) -> list[tuple[str, int | None]]:
         """The shop's order states, with counts where the platform can tell."""
