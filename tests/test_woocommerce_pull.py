@@ -64,17 +64,6 @@ def test_vendor_examples_arrive_with_every_line_and_the_right_vat(fake, shop) ->
     assert orders["727"].created == datetime(2017, 3, 22, 19, 28, 2, tzinfo=timezone.utc)
 
 
-def test_refunds_come_with_their_lines_and_are_fetched_only_when_the_order_has_some(fake, server, shop) -> None:
-    fake.load_vendor_examples()
-    orders = by_id(list(shop.changed_orders(None)))
-    refunds = orders["723"].refunds
-    assert [(r.refund_id, r.amount) for r in refunds] == [("726", Decimal("10.00")), ("724", Decimal("9.00"))]
-    assert [(line.text, line.quantity, line.net) for line in refunds[1].lines] == [("Woo Album #2", Decimal(1), Decimal("9.00"))]
-    assert refunds[1].created == datetime(2017, 3, 21, 19, 55, 37, tzinfo=timezone.utc)
-    assert [r.path for r in server.calls("GET", f"{API}/orders/")] == [f"{API}/orders/723/refunds"]
-    assert all(not o.refunds for k, o in orders.items() if k != "723")
-
-
 # --- paging ---------------------------------------------------------------------------------
 def test_a_thousand_orders_over_ten_pages_arrive_once_each(fake, server, shop) -> None:
     ids = fake.generate(1000)
@@ -224,12 +213,13 @@ def test_an_unreadable_order_is_broken_alone_and_the_pass_goes_on(fake, shop) ->
     assert all(isinstance(items[k], Order) for k in ("723", "727", "728", "729"))
 
 
-def test_an_order_whose_refunds_are_gone_is_broken_alone(fake, server, shop) -> None:
+def test_an_order_whose_refunds_are_gone_is_read_and_its_refunds_are_its_error(fake, server, shop) -> None:
     fake.load_vendor_examples()
     fake.refunds[723] = "not a list"  # type: ignore[assignment]
     items = by_id(list(shop.changed_orders(None)))
-    assert isinstance(items["723"], BrokenOrder) and "refunds" in items["723"].error
-    assert isinstance(items["727"], Order)
+    assert all(isinstance(item, Order) for item in items.values())  # the list does not read refunds
+    with pytest.raises(errors.OrderInvalid, match="its refunds are text, expected a list"):
+        shop.refunds(items["723"])
 
 
 def test_get_order(fake, shop) -> None:

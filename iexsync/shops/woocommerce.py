@@ -6,7 +6,8 @@ Facts this relies on (woocommerce/woocommerce-rest-api-docs, wp-api-v3):
 - `GET /orders` takes status (default any), modified_after + dates_are_gmt, orderby
   (date|id|include|title|slug), order, page, per_page (WordPress caps it at 100), offset;
   every list answer carries X-WP-Total and X-WP-TotalPages;
-- `GET /orders/<id>/refunds` holds the refunds with their lines; `GET /reports/orders/totals`
+- an order's `refunds` array gives each refund's id, reason and total (negative);
+  `GET /orders/<id>/refunds` holds the refunds with their lines; `GET /reports/orders/totals`
   lists every order status the shop knows (custom ones too) with its count;
 - errors are `{"code", "message", "data": {"status"}}`; `rest_no_route` means the REST API
   is not where we looked (WooCommerce needs pretty permalinks);
@@ -31,7 +32,8 @@ import requests
 from iexsync import errors, redaction
 from iexsync.http import Client, classify_status, json_body, strip_query
 from iexsync.shops.base import BrokenOrder, ShopItem, WebhookDelivery, WebhookInvalid
-from iexsync.shops.woocommerce_order import parse_order
+from iexsync.model import Order, Refund
+from iexsync.shops.woocommerce_order import parse_order, parse_refunds
 from iexsync.timeutil import parse_time
 
 WHAT = "WooCommerce"
@@ -231,33 +233,12 @@ class WooCommerceShop:
         return body, _int_header(response, "X-WP-Total")
 
     def _item(self, raw: Any) -> ShopItem:
-        """The canonical order, or a BrokenOrder for this order alone."""
-        order_id = _order_id(raw)
+        """The canonical order (its refunds as the order lists them), or a BrokenOrder for
+        this order alone."""
         try:
-            refunds = self._refunds(str(order_id)) if order_id and raw.get("refunds") else None
-            return parse_order(raw, refunds=refunds)
+            return parse_order(raw)
         except errors.OrderInvalid as exc:
             return _broken(raw, exc.message)
-
-    def _refunds(self, order_id: str) -> list[Any]:
-        """The order's refunds with their lines (the order itself only lists amounts)."""
-        refunds: list[Any] = []
-        page = 1
-        while True:
-            try:
-                response = self._get(f"orders/{order_id}/refunds", {"per_page": self.per_page, "page": page})
-                body = json_body(response, WHAT)
-            except errors.RemoteUnavailable as exc:
-                raise errors.TemporaryFailure(f"{exc.message}; the run stops and the next one tries again") from None
-            except errors.OrderError as exc:
-                raise errors.OrderInvalid(f"its refunds cannot be read: {exc.message}") from None
-            if not isinstance(body, list):
-                raise errors.OrderInvalid(f"its refunds are {_kind(body)}, expected a list")
-            refunds += body
-            pages = _int_header(response, "X-WP-TotalPages")
-            if len(body) < self.per_page or (pages is not None and page >= pages):
-                return refunds
-            page += 1
 
     def get_order(self, order_id: str) -> ShopItem:
         """One order by id. A missing order raises OrderInvalid; trouble reaching the shop
@@ -268,14 +249,38 @@ class WooCommerceShop:
         raw = json_body(response, WHAT)
         if not isinstance(raw, dict):
             raise errors.OrderInvalid(f"{WHAT} answered {_kind(raw)} for order {order_id}, expected an object")
-        try:
-            refunds = self._refunds(str(int(order_id))) if raw.get("refunds") else None
-        except errors.TemporaryFailure as exc:
-            raise errors.RemoteUnavailable(str(exc)) from None
-        try:
-            return parse_order(raw, refunds=refunds)
-        except errors.OrderInvalid as exc:
-            return _broken(raw, exc.message)
+        return self._item(raw)
+
+    def refunds(self, order: Order) -> tuple[Refund, ...]:
+        """The order's refunds with their returned lines, from GET /orders/<id>/refunds (the
+        order itself lists only id, amount and reason). Asked only for refunds not credited
+        yet, so a settled order costs no call. Trouble reaching the shop raises
+        RemoteUnavailable (the order is retried next run); anything else OrderInvalid."""
+        if not order.refunds:
+            return ()
+        if not order.order_id.isdigit():
+            raise errors.OrderInvalid(f"its refunds cannot be read: {order.order_id!r} is not a WooCommerce order id")
+        return parse_refunds(order.raw, self._refund_objects(order.order_id))
+
+    def _refund_objects(self, order_id: str) -> list[Any]:
+        """Every page of the order's refund objects."""
+        found: list[Any] = []
+        page = 1
+        while True:
+            try:
+                response = self._get(f"orders/{int(order_id)}/refunds", {"per_page": self.per_page, "page": page})
+                body = json_body(response, WHAT)
+            except errors.RemoteUnavailable:
+                raise  # transient: the order is retried on the next run
+            except errors.OrderError as exc:
+                raise errors.OrderInvalid(f"its refunds cannot be read: {exc.message}") from None
+            if not isinstance(body, list):
+                raise errors.OrderInvalid(f"its refunds are {_kind(body)}, expected a list")
+            found += body
+            pages = _int_header(response, "X-WP-TotalPages")
+            if len(body) < self.per_page or (pages is not None and page >= pages):
+                return found
+            page += 1
 
     def _get_list(self, path: str, params: dict[str, Any], what: str) -> tuple[requests.Response, list[Any]]:
         """A run-level read (not one order's): its failures stop the command, not an order."""
@@ -382,7 +387,7 @@ class WooCommerceShop:
                 "webhooks", {"status": "all", "per_page": MAX_PER_PAGE, "page": page}, "the webhook list")
             found += body
             pages = _int_header(response, "X-WP-TotalPages")
-            if len(body) < MAX_PER_PAGE or pages is None or page >= pages:
+            if len(body) < self.per_page or (pages is not None and page >= pages):
                 return found
             page += 1
 

@@ -17,7 +17,7 @@ import json
 import re
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 from iexsync.errors import OrderInvalid
 from iexsync.model import Address, Customer, Line, LineKind, Order, Payment, Refund
@@ -36,28 +36,53 @@ EAN_KEYS = ("_billing_ean", "billing_ean", "_ean", "ean", "_billing_ean_number",
 
 MAX_TEXT = 2000  # a line text longer than this is cut: no accounting system takes more
 
+T = TypeVar("T")
+
 
 def parse_order(raw: Any, refunds: list[dict[str, Any]] | None = None) -> Order:
     """The canonical order for one WooCommerce order object.
 
-    `refunds` are the order's refund objects from /orders/<id>/refunds, with line items;
-    without them the summary in the order's own `refunds` array is used.
+    Its refunds are the summaries in the order's own `refunds` array (id, amount, reason);
+    `refunds`, the order's refund objects from /orders/<id>/refunds, replaces them with the
+    full ones (see `parse_refunds`).
     """
     if not isinstance(raw, dict):
         raise OrderInvalid(f"the order is a {type(raw).__name__}, expected a JSON object")
+    return _read(("the order is", "the order has"), lambda: _Reader(_without_lone_surrogates(raw)).order(
+        _without_lone_surrogates(refunds) if refunds is not None else None))
+
+
+def parse_refunds(raw: Any, detailed: Any) -> tuple[Refund, ...]:
+    """An order's refunds with their returned lines: `detailed` is what GET
+    /orders/<id>/refunds answered, read in the order's context (`raw`, for its currency)."""
+    if not isinstance(raw, dict):
+        raise OrderInvalid(f"the order is a {type(raw).__name__}, expected a JSON object")
+    if not isinstance(detailed, list):
+        raise OrderInvalid(f"its refunds are {_show(detailed)}, expected a list")
+
+    def read() -> tuple[Refund, ...]:
+        reader = _Reader(_without_lone_surrogates(raw))
+        reader.read_currency()
+        return reader.refunds(_without_lone_surrogates(detailed))
+
+    return _read(("its refunds are", "its refunds have"), read)
+
+
+def _read(subject: tuple[str, str], read: Callable[[], T]) -> T:
+    """Run a reader: whatever shape the JSON has, a problem is this order's OrderInvalid
+    naming the field, never the run's. `subject`: ("the order is", "the order has")."""
     try:
-        raw = _without_lone_surrogates(raw)
-        refunds = _without_lone_surrogates(refunds) if refunds is not None else None
-        return _Reader(raw).order(refunds)
+        return read()
     except OrderInvalid:
         raise
     except MoneyError as exc:
         raise OrderInvalid(str(exc)) from None
     except RecursionError:
-        raise OrderInvalid("the order is nested too deeply to be read") from None
+        raise OrderInvalid(f"{subject[0]} nested too deeply to be read") from None
     except (TypeError, AttributeError, KeyError, IndexError, ValueError, ArithmeticError) as exc:
-        # A shape no check above foresaw: still this order's error alone, never the run's.
-        raise OrderInvalid(f"the order has a field of an unexpected shape ({type(exc).__name__}: {_short(exc)})") from None
+        # A shape no check foresaw: still this order's error alone, never the run's.
+        raise OrderInvalid(
+            f"{subject[1]} a field of an unexpected shape ({type(exc).__name__}: {_short(exc)})") from None
 
 
 class _Reader:
@@ -117,16 +142,20 @@ class _Reader:
             return instant  # not a time-zone offset: trust the GMT field
         return instant.astimezone(timezone(timedelta(minutes=minutes)))
 
+    def read_currency(self) -> None:
+        """The order's currency: every amount in it (and in its refunds) is read in it."""
+        currency = self.field(self.raw, "currency", "", str)
+        if not (len(currency) == 3 and currency.isalpha()):
+            raise OrderInvalid(f"currency is {_show(currency)}, expected a 3-letter ISO code such as DKK")
+        self.currency = currency.upper()
+
     # --- the order ----------------------------------------------------------------------
     def order(self, refunds: list[dict[str, Any]] | None) -> Order:
         raw = self.raw
         order_id = self.field(raw, "id", "", (int, str))
         if not str(order_id).strip():
             raise OrderInvalid("id is empty")
-        currency = self.field(raw, "currency", "", str)
-        if not (len(currency) == 3 and currency.isalpha()):
-            raise OrderInvalid(f"currency is {_show(currency)}, expected a 3-letter ISO code such as DKK")
-        self.currency = currency.upper()
+        self.read_currency()
         status = self.field(raw, "status", "", str)
         if not status.strip():
             raise OrderInvalid("status is empty")
