@@ -92,6 +92,7 @@ class Engine:
         self.shop = shop
         self.books = books
         self.store = store
+        books.use_memory(store)  # customer numbers and products found in earlier runs
         self.dry_run = dry_run
         self.on_event = on_event
         self.result = RunResult()

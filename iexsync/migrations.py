@@ -71,7 +71,13 @@ def m002_inbox(db: Any) -> None:
     db["inbox"].create_index(["order_id", "id"], index_name="inbox_by_order")
 
 
-STEPS = (m001_initial, m002_inbox)
+def m003_remembered(db: Any) -> None:
+    """What a connector learnt about the accounting system in earlier runs (which customer
+    number a buyer has, that a product exists), so a returning buyer costs no lookup."""
+    db["remembered"].create({"key": str, "value": str, "updated_at": str}, pk="key")
+
+
+STEPS = (m001_initial, m002_inbox, m003_remembered)
 
 
 def apply(conn: sqlite3.Connection) -> None:

@@ -84,6 +84,7 @@ class Store:
         except (sqlite3.Error, OSError) as exc:
             raise LogUnavailable(f"cannot open the log at {path}: {exc}; check the path and its permissions (log.path)") from None
         self.conn = conn
+        self.read_only = read_only
         self.run = ""
         # One connection shared by the run's order threads: a transaction holds this lock
         # from BEGIN to COMMIT, so the log has one writer and no thread's statement lands
@@ -247,6 +248,27 @@ class Store:
                 transfer.refund_id, now, now,
             ),
         )
+
+    # --- remembered: what connectors learnt in earlier runs (books.base.Memory) -------------
+    def recall(self, key: str) -> str | None:
+        try:
+            row = self._one("SELECT value FROM remembered WHERE key = ?", (key,))
+        except sqlite3.OperationalError:
+            return None  # a dry run on a log from before this table: nothing remembered
+        return row[0] if row else None
+
+    def remember(self, key: str, value: str) -> None:
+        if self.read_only:
+            return  # a dry run writes nothing
+        with self.transaction():
+            self._execute("INSERT OR REPLACE INTO remembered (key, value, updated_at) VALUES (?, ?, ?)",
+                          (key, value, iso(utc_now())))
+
+    def forget(self, key: str) -> None:
+        if self.read_only:
+            return
+        with self.transaction():
+            self._execute("DELETE FROM remembered WHERE key = ?", (key,))
 
     # --- intents: written and committed before every remote write ---------------------------
     _INTENT_COLUMNS = "reference, order_id, order_number, action, kind, fingerprint, totals, refund_id, run"

@@ -181,3 +181,38 @@ def test_a_credit_note_whose_booking_failed_is_booked_later_not_written_again(fa
     assert "credited" in second.output, second.output
     assert_demo_transferred_once(fake)
     assert fake.count("POST /invoices/drafts") == 6  # five invoices (1005 is an order) and one credit note draft
+
+
+def _another_order_like(workspace: Path, order_id: int, like: str = "1001") -> None:
+    raw = json.loads((workspace.parent / "orders" / f"{like}.json").read_text())
+    raw.update(id=order_id, number=str(order_id), refunds=[])
+    (workspace.parent / "orders" / f"{order_id}.json").write_text(json.dumps(raw))
+
+
+def test_a_returning_buyer_of_known_products_costs_only_the_writes_in_a_later_run(fake, workspace, cli) -> None:
+    cli("sync", "--config", workspace)
+    before = dict(fake.calls)
+    _another_order_like(workspace, 7001)
+
+    cli("sync", "--config", workspace)
+
+    made = {route: n - before.get(route, 0) for route, n in fake.calls.items() if n != before.get(route, 0)}
+    assert made == {"POST /invoices/drafts": 1, "POST /invoices/booked": 1}
+
+
+def test_a_remembered_customer_or_product_deleted_in_e_conomic_is_found_again_not_trusted(fake, workspace, cli) -> None:
+    cli("sync", "--config", workspace)
+    [jens] = [n for n, c in fake.customers.items() if c.get("email") == "jens.madsen@example.dk"]
+    del fake.customers[jens]  # deleted by hand, say
+    sku = json.loads((workspace.parent / "orders" / "1001.json").read_text())["line_items"][0]["sku"]
+    del fake.products[sku]
+    _another_order_like(workspace, 7002)
+
+    result = cli("sync", "--config", workspace, "--verbose")
+
+    assert "7002" in result.output, result.output
+    [new] = [d for d in fake.booked.values() if d["references"]["other"] == "iexsync:woocommerce:7002:invoice"]
+    assert new["customer"]["customerNumber"] != jens and new["customer"]["customerNumber"] in fake.customers
+    assert sku in fake.products
+    # the rejected draft wrote nothing; the one retry made the one document
+    assert references(fake)["iexsync:woocommerce:7002:invoice"] == ["booked"]

@@ -14,6 +14,18 @@ from typing import Any, ClassVar, Protocol
 from iexsync.document import Document, DocumentKind, DocumentRef
 
 
+class Memory(Protocol):
+    """Kept in the log between runs: what a connector learnt about the accounting system
+    (a buyer's customer number, that a product exists). A remembered value may have gone
+    stale (deleted by hand): a connector checks it again when a write that used it fails."""
+
+    def recall(self, key: str) -> str | None: ...
+
+    def remember(self, key: str, value: str) -> None: ...
+
+    def forget(self, key: str) -> None: ...
+
+
 class Books(Protocol):
     CONFIG_SCHEMA: ClassVar[dict[str, Any]]
     name: str
@@ -23,6 +35,10 @@ class Books(Protocol):
 
     @classmethod
     def from_config(cls, section: Mapping[str, Any], base_dir: Path) -> "Books": ...
+
+    def use_memory(self, memory: Memory) -> None:
+        """Called once, before any write: where to remember things across runs. A connector
+        with nothing worth remembering ignores it."""
 
     def check(self) -> None:
         """Raise CredentialsRejected if the credentials do not work; cheap."""

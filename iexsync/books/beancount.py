@@ -138,6 +138,9 @@ class BeancountBooks:
         return self._require(ref.reference)
 
     @_serialised
+    def use_memory(self, memory: Any) -> None:
+        pass  # the ledger is local: nothing to save a lookup on
+
     def credit(self, ref: DocumentRef, document: Document, *, resume: bool = False) -> DocumentRef:
         # The ledger is read anyway: it is always looked up, resume or not.
         if document.reference in self._entries():

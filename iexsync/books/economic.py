@@ -15,17 +15,19 @@ the draft and are checked against the shop's within `totals.tolerance`.
 
 from __future__ import annotations
 
+import hashlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, ClassVar
 
 from iexsync import errors
+from iexsync.books.base import Memory
 from iexsync.books.economic_api import EconomicApi, filter_value
 from iexsync.books.economic_body import BodyLine, draft_body, exact_lines
-from iexsync.books.economic_cache import OnceCache, Recent
+from iexsync.books.economic_cache import OnceCache, Recent, Remembered
 from iexsync.books.economic_config import CONFIG_SCHEMA, EconomicSettings
 from iexsync.books.economic_customers import CustomerDirectory
 from iexsync.books.economic_products import ProductCatalog
@@ -108,6 +110,7 @@ class EconomicBooks:
         self.customers = CustomerDirectory(self.api, settings)
         self.products = ProductCatalog(self.api, settings)
         self._layouts: OnceCache[int] = OnceCache()
+        self.memory = Remembered()
         self._held: dict[str, str] = {}  # reference → why its totals keep it from being booked
         self._remote_totals: Recent[str, Totals] = Recent(REMEMBERED)  # reference → e-conomic's totals, until booked
         self._heads: Recent[str, InvoiceHead] = Recent(REMEMBERED)  # booked invoice number → its head
@@ -115,6 +118,14 @@ class EconomicBooks:
     @classmethod
     def from_config(cls, section: Mapping[str, Any], base_dir: Path) -> "EconomicBooks":
         return cls(EconomicSettings.from_section(section))
+
+    def use_memory(self, memory: Memory) -> None:
+        """Remember customer numbers, products and the layout in the log, per agreement: the
+        prefix is a digest of the address and the grant token (never the token itself), so
+        another agreement's numbers are never taken for this one's."""
+        agreement = hashlib.sha256(f"{self.settings.url}\n{self.settings.agreement_grant_token}".encode()).hexdigest()[:16]
+        self.memory = Remembered(memory, f"economic:{agreement}:")
+        self.customers.memory = self.products.memory = self.memory
 
     def check(self) -> None:
         self.api.get("self")  # 401/403 raise CredentialsRejected
@@ -153,17 +164,20 @@ class EconomicBooks:
                 )
             return self.credit(original, document)
         place = ORDER_DRAFTS if document.kind is DocumentKind.ORDER else INVOICE_DRAFTS
-        draft = self._draft(document)
-        created = self.api.post(place.path, draft.body, subject=_subject(document), line_labels=draft.labels)
+        draft, created = self._write(
+            lambda: self._draft(document),
+            lambda draft: self.api.post(place.path, draft.body, subject=_subject(document), line_labels=draft.labels),
+        )
         return self._settle_totals(document, self._ref(place, created, document.reference), draft, place)
 
     def update(self, ref: DocumentRef, document: Document) -> DocumentRef:
         if ref.booked:
             raise errors.RemoteRejected(f"{_name(ref)} is booked in e-conomic; a booked document is never changed")
         place = ORDER_DRAFTS if ref.kind is DocumentKind.ORDER else INVOICE_DRAFTS
-        draft = self._draft(document)
         try:
-            updated = self._put_draft(place, ref.number, draft, _subject(document))
+            draft, updated = self._write(
+                lambda: self._draft(document), lambda draft: self._put_draft(place, ref.number, draft, _subject(document))
+            )
         except errors.RemoteRejected:
             self._explain_missing_draft(place, ref)
             raise
@@ -225,16 +239,18 @@ class EconomicBooks:
         }
         document = replace(document, fields=fields)
         domestic = head.vat_zone == self.settings.vat_zones["domestic"]
-        draft = self._draft(
-            document,
-            zone=ZoneChoice("domestic" if domestic else "as invoiced", head.vat_zone),
-            customer_number=head.customer_number,
-            layout=head.layout,
-            payment_terms=head.payment_terms,
-            heading=f"Credit note for invoice {ref.number}, order {document.order_number}",
-        )
         subject = f"the credit note for refund {document.refund_id} of order {document.order_number}"
-        created = self.api.post(INVOICE_DRAFTS.path, draft.body, subject=subject, line_labels=draft.labels)
+        draft, created = self._write(
+            lambda: self._draft(
+                document,
+                zone=ZoneChoice("domestic" if domestic else "as invoiced", head.vat_zone),
+                customer_number=head.customer_number,
+                layout=head.layout,
+                payment_terms=head.payment_terms,
+                heading=f"Credit note for invoice {ref.number}, order {document.order_number}",
+            ),
+            lambda draft: self.api.post(INVOICE_DRAFTS.path, draft.body, subject=subject, line_labels=draft.labels),
+        )
         draft_ref = self._settle_totals(document, self._ref(INVOICE_DRAFTS, created, document.reference), draft, INVOICE_DRAFTS)
         return self.book(draft_ref)
 
@@ -255,6 +271,48 @@ class EconomicBooks:
         except (KeyError, TypeError, ValueError):
             return  # an answer without them: a refund reads the invoice instead
         self._heads.put(number, head)
+
+    # --- remembered numbers ------------------------------------------------------------
+    def _write(self, build: Callable[[], Draft], write: Callable[[Draft], Any]) -> tuple[Draft, Any]:
+        """Build and write a draft. If e-conomic rejects it and a number remembered from an
+        earlier run turns out gone (deleted by hand), forget it and write once more with a
+        fresh one: a rejected write wrote nothing."""
+        draft = build()
+        try:
+            return draft, write(draft)
+        except errors.RemoteRejected:
+            if not self._forget_stale(draft.body):
+                raise
+        draft = build()
+        return draft, write(draft)
+
+    def _forget_stale(self, body: Mapping[str, Any]) -> bool:
+        """Check the remembered numbers this body uses; forget those e-conomic no longer has."""
+        customer = str(body["customer"]["customerNumber"])
+        products = {str(line["product"]["productNumber"]) for line in body["lines"] if "product" in line}
+        layout = str(body["layout"]["layoutNumber"])
+        stale = []
+        for key, value in self.memory.unchecked().items():
+            kind, _, name = key.partition(":")
+            if kind == "customer" and value == customer or kind == "customer-exists" and name == customer:
+                gone = not self.customers.exists(int(customer))
+            elif kind == "product" and name in products:
+                gone = not self.products.exists(name)
+            elif kind == "layout" and value == layout:
+                gone = self.api.get(f"layouts/{layout}", missing_ok=True) is None
+            else:
+                continue
+            self.memory.checked(key)
+            if gone:
+                stale.append(key)
+        for key in stale:
+            self.memory.forget(key)
+        if stale:
+            log.warning("e-conomic no longer has what an earlier run found (%s); looked up again", ", ".join(stale))
+            self.customers.cache.clear()
+            self.products.cache.clear()
+            self._layouts.clear()
+        return bool(stale)
 
     # --- the draft body -----------------------------------------------------------------
     def _draft(
@@ -320,10 +378,15 @@ class EconomicBooks:
 
     def _first_layout(self) -> int:
         def first() -> int:
+            remembered = self.memory.recall("layout:first")
+            if remembered is not None:
+                return int(remembered)
             layouts = self.api.collection("layouts")
             if not layouts:
                 raise errors.MappingError("the e-conomic agreement has no layouts; set accounting.layout")
-            return min(int(item["layoutNumber"]) for item in layouts)
+            number = min(int(item["layoutNumber"]) for item in layouts)
+            self.memory.remember("layout:first", str(number))
+            return number
 
         return self._layouts.get("first", first)
 

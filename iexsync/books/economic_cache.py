@@ -1,4 +1,5 @@
-"""Caches for one run: values computed once per key, and the most recent answers.
+"""Caches: values computed once per key, the most recent answers, and what is remembered
+between runs.
 
 OnceCache: a per-key value computed once, even when threads ask for it together.
 
@@ -12,7 +13,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 V = TypeVar("V")
 
@@ -35,6 +36,11 @@ class OnceCache(Generic[V]):
 
     def __contains__(self, key: Hashable) -> bool:
         return key in self._values
+
+    def clear(self) -> None:
+        """Forget every value (a remembered one turned out stale): each is computed anew."""
+        with self._guard:
+            self._values.clear()
 
 
 K = TypeVar("K", bound=Hashable)
@@ -65,3 +71,44 @@ class Recent(Generic[K, V]):
     def pop(self, key: K) -> None:
         with self._guard:
             self._values.pop(key, None)
+
+
+class Remembered:
+    """The engine's Memory (kept in the log between runs) under one agreement's prefix, and
+    which values this run took from it unchecked: those are checked again when a write
+    that used them is rejected. Without a memory (a connector used on its own) it
+    remembers nothing."""
+
+    def __init__(self, memory: Any = None, prefix: str = "") -> None:
+        self._memory = memory
+        self._prefix = prefix
+        self._recalled: dict[str, str] = {}
+        self._guard = threading.Lock()
+
+    def recall(self, key: str) -> str | None:
+        if self._memory is None:
+            return None
+        value = self._memory.recall(self._prefix + key)
+        if value is not None:
+            with self._guard:
+                self._recalled[key] = value
+        return value
+
+    def remember(self, key: str, value: str) -> None:
+        if self._memory is not None:
+            self._memory.remember(self._prefix + key, value)
+
+    def forget(self, key: str) -> None:
+        with self._guard:
+            self._recalled.pop(key, None)
+        if self._memory is not None:
+            self._memory.forget(self._prefix + key)
+
+    def unchecked(self) -> dict[str, str]:
+        """Key → value of everything recalled in this run and not checked since."""
+        with self._guard:
+            return dict(self._recalled)
+
+    def checked(self, key: str) -> None:
+        with self._guard:
+            self._recalled.pop(key, None)

@@ -1,8 +1,10 @@
 """The buyer → an e-conomic customer number: found by the match field, created when missing.
 
-One filtered GET per new buyer, none for a returning one (cached per connector). A
-customer POST whose answer never came is resolved by searching again, never by
-posting twice: e-conomic would number a second copy.
+One filtered GET per new buyer, none for a returning one: the number found is remembered
+in the log (unless customers.update is on: then the card is read each run to compare).
+A remembered number that was deleted in e-conomic is checked again when a draft using it
+is rejected. A customer POST whose answer never came is resolved by searching again,
+never by posting twice: e-conomic would number a second copy.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from typing import Any
 
 from iexsync import errors
 from iexsync.books.economic_api import EconomicApi, filter_value
-from iexsync.books.economic_cache import OnceCache
+from iexsync.books.economic_cache import OnceCache, Remembered
 from iexsync.books.economic_config import EconomicSettings
 from iexsync.books.economic_vat import country_name, customer_zone
 from iexsync.model import Address, Customer
@@ -31,6 +33,7 @@ class CustomerDirectory:
         self.api = api
         self.settings = settings
         self.cache: OnceCache[int] = OnceCache()
+        self.memory = Remembered()
 
     def number_for(self, customer: Customer, currency: str) -> int:
         collective = self.settings.collective_customer
@@ -70,14 +73,30 @@ class CustomerDirectory:
         return min(found, key=lambda c: c.get("customerNumber", 0)) if found else None
 
     def _existing(self, number: int) -> int:
+        if self.memory.recall(f"customer-exists:{number}") is not None:
+            return number
         if self.api.get(f"customers/{number}", missing_ok=True) is None:
             raise errors.MappingError(
                 f"the collective customer {number} does not exist in e-conomic; "
                 "check accounting.customers.collective_customer"
             )
+        self.memory.remember(f"customer-exists:{number}", "1")
         return number
 
+    def exists(self, number: int) -> bool:
+        return self.api.get(f"customers/{number}", missing_ok=True) is not None
+
     def _resolve(self, customer: Customer, currency: str, match_on: str, value: Any) -> int:
+        key = f"customer:{match_on}:{value}"
+        if not self.settings.update_customers:
+            remembered = self.memory.recall(key)
+            if remembered is not None:
+                return int(remembered)
+        number = self._look_up_or_create(customer, currency, match_on, value)
+        self.memory.remember(key, str(number))
+        return number
+
+    def _look_up_or_create(self, customer: Customer, currency: str, match_on: str, value: Any) -> int:
         found = self._find(match_on, value)
         if found is not None:
             if self.settings.update_customers:

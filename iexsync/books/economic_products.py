@@ -1,5 +1,7 @@
 """SKUs → e-conomic product numbers: found by number, created when allowed, cached.
 
+A product found or created is remembered in the log, so later runs look it up no more
+(checked again when a draft using it is rejected: deleted by hand?).
 `GET /products/<number>` answers 404 for a missing product (productNumber is a string of
 up to 25 characters, encoded in the URL by e-conomic's `_n_` scheme). The special products
 (shipping, fee, discount, rounding, refund) come from the config and are created once
@@ -13,7 +15,7 @@ from typing import Any
 
 from iexsync import errors
 from iexsync.books.economic_api import EconomicApi, resource_id
-from iexsync.books.economic_cache import OnceCache
+from iexsync.books.economic_cache import OnceCache, Remembered
 from iexsync.books.economic_config import EconomicSettings
 
 MAX_PRODUCT_NUMBER = 25
@@ -36,6 +38,7 @@ class ProductCatalog:
         self.api = api
         self.settings = settings
         self.cache: OnceCache[str] = OnceCache()
+        self.memory = Remembered()
 
     def special(self, role: str) -> str:
         """The product number for a line role such as 'shipping_vat_free'; created if missing."""
@@ -58,9 +61,19 @@ class ProductCatalog:
     def _get(self, number: str) -> dict[str, Any] | None:
         return self.api.get(f"products/{resource_id(number)}", missing_ok=True)
 
+    def exists(self, number: str) -> bool:
+        return self._get(number) is not None
+
     def _resolve(self, number: str, name: str, group: int, price: Decimal | None, label: str, may_create: bool) -> str:
-        if self._get(number) is not None:
+        if self.memory.recall(f"product:{number}") is not None:
             return number
+        self._find_or_create(number, name, group, price, label, may_create)
+        self.memory.remember(f"product:{number}", "1")
+        return number
+
+    def _find_or_create(self, number: str, name: str, group: int, price: Decimal | None, label: str, may_create: bool) -> None:
+        if self.exists(number):
+            return
         if not may_create:
             raise errors.MappingError(f"{label}: product '{number}' does not exist and auto_create is off")
         body: dict[str, Any] = {
@@ -74,9 +87,8 @@ class ProductCatalog:
             self.api.post("products", body, subject=f"the new product '{number}' ({label})")
         except (errors.RemoteRejected, errors.OutcomeUnknown):
             # Another run may have created it meanwhile, or our POST landed unanswered.
-            if self._get(number) is None:
+            if not self.exists(number):
                 raise
-        return number
 
 
 def _clip(text: str, keep: int = 40) -> str:
