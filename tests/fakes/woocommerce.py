@@ -15,10 +15,14 @@ Served by `FakeServer` on loopback. What it does the way WooCommerce/WordPress d
   shop knows, custom ones too, with counts), POST/GET/DELETE /webhooks;
 - `rest_no_route` for any other path under /wp-json, a theme's HTML 404 outside it, and
   with `pretty_permalinks = False` everywhere (WooCommerce needs pretty permalinks);
-- JSON as wp_json_encode writes it: "\\/" for "/", non-ASCII as \\uXXXX.
-Hosts and plugins, not WooCommerce, add: `rate_limit` (429 + Retry-After) and `html_mode`
+- JSON as wp_json_encode writes it: "\\/" for "/", non-ASCII as \\uXXXX;
+- a `Date` header on every answer, from the shop's own clock (`now`), as the web server
+  in front of PHP sends it; `supports_modified_after = False` is a WooCommerce before 5.8,
+  which ignores modified_after and modified_before alike (both came in 5.8).
+Hosts and plugins, not WooCommerce, add: `rate_limit` (429 + Retry-After), `html_mode`
 ("maintenance": WordPress's 503 page with Retry-After; "challenge": a 200 HTML page from a
-security plugin or CDN; "blocked": a 403 HTML page from a firewall plugin).
+security plugin or CDN; "blocked": a 403 HTML page from a firewall plugin), and
+`sends_totals = False` (a proxy that strips X-WP-Total and X-WP-TotalPages).
 
 Test controls: add_order, load_vendor_examples, load_orders_dir, generate(n), modify,
 trash, delete, add_refund, add_status, `on_list` hooks (run before each GET /orders is
@@ -40,6 +44,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
@@ -117,7 +122,8 @@ class FakeWooCommerce:
         self.per_page_cap = per_page_cap
         self.pretty_permalinks = True
         self.woocommerce_active = True  # False: the wc/v3 routes are gone, as with the plugin deactivated
-        self.supports_modified_after = True  # False: an older WooCommerce, which ignores the parameter
+        self.supports_modified_after = True  # False: an older WooCommerce (< 5.8), which ignores modified_after/_before
+        self.sends_totals = True  # False: a proxy strips X-WP-Total and X-WP-TotalPages
         self.honours_orderby = True  # False: a plugin forces its own order (newest first)
         self.honours_offset = True  # False: a cache or plugin drops the offset parameter
         self.html_mode: str | None = None  # None | "maintenance" | "challenge" | "blocked"
@@ -172,6 +178,7 @@ class FakeWooCommerce:
                 status, payload, headers = handler(environ, query, *args)
         except _Reply as reply:
             status, payload, headers = reply.status, reply.payload, reply.headers
+        headers = {"Date": format_datetime(self._now().astimezone(timezone.utc), usegmt=True), **headers}
         if isinstance(payload, _HTML):
             return _html(start_response, status, payload.text, headers)
         body = wp_json(payload)
@@ -278,7 +285,7 @@ class FakeWooCommerce:
         chosen = matches[start:start + per_page]
         total = len(matches)
         pages = math.ceil(total / per_page)
-        headers = {"X-WP-Total": str(total), "X-WP-TotalPages": str(pages)}
+        headers = {"X-WP-Total": str(total), "X-WP-TotalPages": str(pages)} if self.sends_totals else {}
         link = self._link(environ, query, page, pages)
         if link:
             headers["Link"] = link
@@ -427,9 +434,13 @@ class FakeWooCommerce:
     def generate(self, count: int, *, first_id: int = 10_000, modified_from: datetime | None = None) -> list[int]:
         """`count` orders built from the vendor examples: ids 3 apart (refunds take the ids
         between, as in WordPress), quantities ×1..3 with totals recomputed, modified one
-        second apart ending now (or starting at `modified_from`)."""
+        second apart, the newest two seconds ago (or starting at `modified_from`).
+
+        Two seconds, not now: a pass longer than a page leaves what was saved in the second
+        before it began to the next run (see WooCommerceShop.changed_orders), and a test or
+        benchmark that generates orders and syncs at once means them all."""
         self._load_templates()
-        start = modified_from or self._now().replace(microsecond=0) - timedelta(seconds=count)
+        start = modified_from or self._now().replace(microsecond=0) - timedelta(seconds=count + 1)
         ids = []
         with self._lock:
             for i in range(count):
