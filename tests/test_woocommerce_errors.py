@@ -182,8 +182,8 @@ def test_a_timeout_that_lasts_is_a_temporary_failure(fake, server) -> None:
 
 
 def test_a_rate_limit_is_waited_out(fake, server) -> None:
-    fake.rate_limit = (2, 1.0, 1)  # two requests a second, then 429 with Retry-After: 1
-    assert len(pull(connect(fake, server, per_page=2))) == 4  # a few pages, quickly
+    fake.rate_limit = (1, 1.0, 1)  # one request a second, then 429 with Retry-After: 1
+    assert len(pull(connect(fake, server, per_page=2))) == 4  # two pages, quickly
     assert 429 in [r.status for r in server.requests]
 
 

@@ -108,23 +108,34 @@ def test_the_config_schema_checks_the_woocommerce_section(tmp_path, server, cli)
     assert "woocommerce" in json.dumps(schema) and "query_string_auth" in json.dumps(schema)
 
 
-def test_an_order_changed_after_it_was_read_in_a_long_pass_is_read_by_the_next_run(tmp_path, server, cli) -> None:
+def test_orders_changed_during_a_long_pass_are_read_once_then_by_the_next_run(tmp_path, server, cli) -> None:
     clock = [datetime.now(timezone.utc)]
     fake = server.use(FakeWooCommerce(ENV["WOO_KEY"], ENV["WOO_SECRET"], utc_offset=timedelta(hours=1),
                                       now=lambda: clock[0]))
-    fake.load_orders_dir(EXAMPLES)
+    fake.load_orders_dir(EXAMPLES)  # ten orders, 1001 to 1010: five pages of two
     refunds = []
 
     def meanwhile(shop, query):
-        if query.get("offset") == "3":  # order 1001 was read on the first page
+        if query.get("offset") == "2":  # order 1001 was read on the first page, 1008 is not read yet
             refunds.append(shop.add_refund(1001, "199.00", "Returned lamp shade"))
             clock[0] += timedelta(hours=1)  # a first run over thousands of orders takes a while
-            shop.modify(1008, customer_note="Please call first")  # read later in this pass
+            shop.modify(1008, status="processing", customer_note="Please call first")
             fake.on_list.clear()
 
     fake.on_list.append(meanwhile)
-    path = config(tmp_path, server, per_page=2)
-    cli("sync", "--config", path, env=ENV)
-    cli("sync", "--config", path, env=ENV)
+    path = config(tmp_path, server, {"overlap_minutes": 0}, per_page=2)  # nothing rests on the overlap window
+    first = cli("sync", "--config", path, "--verbose", env=ENV)
     ledger = tmp_path / "books" / "ledger.beancount"
-    assert f"iexsync:woocommerce:1001:credit_note:{refunds[0]['id']}" in ledger_entries(ledger)
+    entries = ledger_entries(ledger)
+    assert entries.count("iexsync:woocommerce:1001:invoice") == 1, first.output
+    # Both changes came after the pass froze the list: they wait for the next run.
+    assert not [e for e in entries if ":1008:" in e or e.startswith("iexsync:woocommerce:1001:credit_note")], first.output
+    offsets = [parse_qs(r.query)["offset"][0] for r in server.calls("GET", f"{API}/orders") if r.path == f"{API}/orders"]
+    assert offsets == ["0", "2", "0", "2", "4", "6"]  # two left the list (X-WP-Total 10 → 8): one step back
+
+    clock[0] += timedelta(minutes=5)  # cron's next run
+    second = cli("sync", "--config", path, "--verbose", env=ENV)
+    entries = ledger_entries(ledger)
+    assert f"iexsync:woocommerce:1001:credit_note:{refunds[0]['id']}" in entries, second.output
+    assert "iexsync:woocommerce:1008:order" in entries, second.output
+    assert len(entries) == len(set(entries)) and bean_check(ledger) == []
