@@ -44,7 +44,7 @@ def _settings(ctx: click.Context):
 
     path = ctx.find_root().meta.get("iexsync.config") or config.default_config_path()
     settings = config.load(path)
-    warning = config.check_permissions(Path(path))
+    warning = config.check_permissions(Path(path), settings.holds_secrets)
     if warning:
         click.echo(warning, err=True)
     return settings

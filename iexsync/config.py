@@ -4,17 +4,20 @@ Every problem is reported at once, each with its path (`transfer.allowed_states[
 the file and line where it stands, before anything is written anywhere. The schema is
 built from the core part below plus each connector's own `CONFIG_SCHEMA`, so
 `iexsync config schema` publishes one schema editors can complete against.
+
+A config that passed is remembered (`configfiles`): the next run with the same file,
+environment and iexsync takes it without validating or parsing it again. PyYAML,
+jsonschema, difflib and the connectors are imported only when they are needed.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import difflib
+import functools
 import hashlib
 import json
 import os
 import re
-import stat
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -22,9 +25,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from iexsync import redaction, registry
+from iexsync import configfiles, redaction, registry
+from iexsync.configfiles import ENV as _ENV
 from iexsync.errors import ConfigError
 
 DOCUMENTS = ("invoice", "order")
@@ -162,6 +164,7 @@ class Settings:
     log_path: Path
     lock_path: Path
     fingerprint: str  # changes when the config changes: permanent errors are retried then
+    holds_secrets: bool = False  # the file itself holds a secret (not a ${NAME} reference)
 
     @property
     def base_dir(self) -> Path:
@@ -197,56 +200,43 @@ def full_schema(platforms: list[str] | None = None, systems: list[str] | None = 
 
 
 def default_config_path() -> Path:
-    env = os.environ.get("IEXSYNC_CONFIG")
-    if env:
-        return Path(env)
-    from platformdirs import user_config_dir
-
-    return Path(user_config_dir("iexsync")) / "config.yaml"
+    """$IEXSYNC_CONFIG, else config.yaml in the platform's config folder for iexsync."""
+    return Path(configfiles.default_config_path())
 
 
 def load(path: Path | str) -> Settings:
     """Read, substitute, validate and type the config; raise ConfigError with every problem."""
     path = Path(path)
     text = _read(path)
-    source = str(path)
-    try:
-        tree, lines = _parse_yaml(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError([f"the file is not valid YAML{where}: {problem}"], source) from None
-    if not isinstance(tree, dict):
-        raise ConfigError(["the file must hold a mapping with the keys shop, accounting and transfer"], source)
-
+    passed = configfiles.remembered(text)
+    raw = _remembered_tree(passed, text) if passed is not None else None
+    lines: dict[tuple, int] = {}
+    spans: dict[tuple, tuple[int, int]] = {}
+    if raw is None:
+        raw, lines, spans = _parse(text, str(path))
     problems: list[str] = []
-    tree = _substitute_env(tree, (), problems, lines)
-    tree = _plain(tree)
-    platform = tree.get("shop", {}).get("platform") if isinstance(tree.get("shop"), dict) else None
-    system = tree.get("accounting", {}).get("system") if isinstance(tree.get("accounting"), dict) else None
+    tree = _plain(_substitute_env(raw, (), problems, lines))
     _register_secrets(tree)  # first: a problem's message may quote a (mistyped) secret
-    schema = _schema_for(platform, system, problems, lines)
-    key = None if problems else _validation_key(tree)
-    if key is None or not _known_valid(key):
-        problems += _validate(tree, schema, lines)
-        problems += _template_problems(tree, lines)
-        if problems:
-            raise ConfigError(problems, source)
-        if key is not None:
-            _remember_valid(key)
-    return _typed(path, tree, text)
+    if passed is not None:
+        holds_secrets = passed["holds_secrets"]
+    else:
+        _validate_all(tree, problems, lines, str(path))
+        plain = _plain(raw)
+        secrets = _secret_paths(plain)
+        holds_secrets = bool(secrets)
+        _remember(text, plain, secrets, spans, tree)
+    return _typed(path, tree, holds_secrets)
 
 
-def check_permissions(path: Path) -> str | None:
-    """A warning if a config that holds secrets can be read by other users."""
-    try:
-        mode = path.stat().st_mode
-    except OSError:
-        return None
-    if mode & (stat.S_IRGRP | stat.S_IROTH) and _holds_secrets(path.read_text(encoding="utf-8", errors="replace")):
-        return f"warning: {path} holds secrets and can be read by other users; run: chmod 600 {path}"
-    return None
+def check_permissions(path: Path, holds_secrets: bool | None = None) -> str | None:
+    """A warning if a config that holds secrets can be read by other users (`holds_secrets`:
+    as `load` found it; None reads the file to find out)."""
+    if holds_secrets is None:
+        try:
+            holds_secrets = bool(_secret_paths(_parse(path.read_text(encoding="utf-8", errors="replace"), str(path))[0]))
+        except (ConfigError, OSError):
+            holds_secrets = False
+    return configfiles.permission_warning(path, holds_secrets)
 
 
 # --- reading -----------------------------------------------------------------------------
@@ -262,41 +252,68 @@ def _read(path: Path) -> str:
         raise ConfigError([f"cannot read {path}: {exc}"]) from None
 
 
-class _Loader(yaml.SafeLoader):
+@functools.cache
+def _loader() -> Any:
     """SafeLoader that leaves dates as the text the admin wrote: the schema checks them,
     with a path, instead of PyYAML failing on 2026-13-01 with no path at all."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    return Loader
 
 
-_Loader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
+def _parse(text: str, source: str) -> tuple[dict[str, Any], dict[tuple, int], dict[tuple, tuple[int, int]]]:
+    """The file's mapping, the line of each path in it and where in the text each scalar
+    stands; ConfigError if it is not a mapping."""
+    import yaml
+
+    try:
+        tree, lines, spans = _parse_yaml(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError([f"the file is not valid YAML{where}: {problem}"], source) from None
+    if not isinstance(tree, dict):
+        raise ConfigError(["the file must hold a mapping with the keys shop, accounting and transfer"], source)
+    return tree, lines, spans
 
 
-def _parse_yaml(text: str) -> tuple[Any, dict[tuple, int]]:
-    """The data and, for each path in it, the line it stands on (1-based)."""
-    node = yaml.compose(text, Loader=_Loader)
+def _parse_yaml(text: str) -> tuple[Any, dict[tuple, int], dict[tuple, tuple[int, int]]]:
+    """The data and, for each path in it, the line it stands on (1-based) and, for a scalar,
+    its start and end in `text`."""
+    import yaml
+
+    node = yaml.compose(text, Loader=_loader())
     if node is None:
-        return None, {}
+        return None, {}, {}
     lines: dict[tuple, int] = {}
-    _record_lines(node, (), lines)
-    return yaml.load(text, Loader=_Loader), lines  # noqa: S506 - a SafeLoader subclass
+    spans: dict[tuple, tuple[int, int]] = {}
+    _record(node, (), lines, spans)
+    return yaml.load(text, Loader=_loader()), lines, spans  # noqa: S506 - a SafeLoader subclass
 
 
-def _record_lines(node: yaml.Node, path: tuple, lines: dict[tuple, int]) -> None:
+def _record(node: Any, path: tuple, lines: dict[tuple, int], spans: dict[tuple, tuple[int, int]]) -> None:
+    import yaml
+
     lines[path] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
             child = path + (key.value,)
             lines[child] = key.start_mark.line + 1
-            _record_lines(value, child, lines)
+            _record(value, child, lines, spans)
             lines[child] = key.start_mark.line + 1
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            _record_lines(item, path + (index,), lines)
-
-
-_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+            _record(item, path + (index,), lines, spans)
+    else:
+        spans[path] = (node.start_mark.index, node.end_mark.index)
 
 
 def _substitute_env(value: Any, path: tuple, problems: list[str], lines: dict[tuple, int]) -> Any:
@@ -329,6 +346,18 @@ def _plain(value: Any) -> Any:
 
 
 # --- validating --------------------------------------------------------------------------
+
+def _validate_all(tree: dict[str, Any], problems: list[str], lines: dict[tuple, int], source: str) -> None:
+    """Raise ConfigError with `problems` and every other one: unknown connectors, the schema
+    (core and the named connectors'), templates that do not parse."""
+    platform = tree.get("shop", {}).get("platform") if isinstance(tree.get("shop"), dict) else None
+    system = tree.get("accounting", {}).get("system") if isinstance(tree.get("accounting"), dict) else None
+    schema = _schema_for(platform, system, problems, lines)
+    problems += _validate(tree, schema, lines)
+    problems += _template_problems(tree, lines)
+    if problems:
+        raise ConfigError(problems, source)
+
 
 def _schema_for(platform: Any, system: Any, problems: list[str], lines: dict[tuple, int]) -> dict[str, Any]:
     """The schema for this file: only the named connectors are imported."""
@@ -411,6 +440,8 @@ def _at(path: tuple, lines: dict[tuple, int]) -> str:
 
 
 def _did_you_mean(word: str, choices: list[str]) -> str:
+    import difflib
+
     close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
@@ -438,46 +469,73 @@ def _template_problems(tree: dict[str, Any], lines: dict[tuple, int]) -> list[st
     return problems
 
 
-# --- remembering a config that passed ------------------------------------------------------
+# --- remembering a config that passed (configfiles) -----------------------------------------
 # Validation is a pure function of the config (after ${ENV}) and of iexsync's own code, and
-# importing jsonschema and jinja2 for it costs more than the rest of an idle cron run. So a
-# config that passed is remembered by a hash of both, in the user's cache folder; any change
-# to the file, the environment it reads, or iexsync itself validates it again.
+# importing PyYAML, jsonschema and the connectors for it costs more than the rest of an idle
+# cron run or a `log search`.
 
-def _validation_key(tree: dict[str, Any]) -> str:
-    from iexsync import __version__
+def _remember(text: str, raw: dict[str, Any], secrets: list[tuple], spans: dict[tuple, tuple[int, int]],
+              tree: dict[str, Any]) -> None:
+    """Remember a config that passed: `raw` as written (before ${ENV}), `tree` as validated.
+    A secret written in the file is kept as where it stands in the text (which the entry's
+    key fixes), never as itself; if one cannot be found that way, the data is not kept."""
+    located = []
+    for path in secrets:
+        start, end = spans.get(path, (0, 0))
+        for start, end in ((start, end), (start + 1, end - 1)):  # plain, or inside its quotes
+            if text[start:end] == _at_path(raw, path):
+                located.append([list(path), start, end])
+                break
+    kept = None
+    if len(located) == len(secrets):
+        import copy
 
-    stamps = []
-    for name, module in sorted(sys.modules.items()):
-        if name == "iexsync" or name.startswith("iexsync."):
-            try:
-                stamps.append(f"{name}:{os.stat(module.__file__).st_mtime_ns}")
-            except (OSError, TypeError, AttributeError):
-                stamps.append(name)
-    material = json.dumps([__version__, stamps, tree], sort_keys=True, default=str)
-    return hashlib.sha256(material.encode()).hexdigest()
-
-
-def _cache_file(key: str) -> Path:
-    from platformdirs import user_cache_dir
-
-    return Path(user_cache_dir("iexsync")) / "valid-configs" / key
-
-
-def _known_valid(key: str) -> bool:
+        kept = copy.deepcopy(raw)
+        for path in secrets:
+            _at_path(kept, path[:-1])[path[-1]] = None
     try:
-        return _cache_file(key).exists()
-    except OSError:
-        return False
-
-
-def _remember_valid(key: str) -> None:
+        if kept is not None and json.loads(json.dumps(kept)) != kept:
+            kept = None  # only data that JSON keeps exactly (no binary, no NaN)
+    except (TypeError, ValueError):
+        kept = None
     try:
-        path = _cache_file(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.touch()
-    except OSError:
-        pass  # an unwritable cache only costs the next run a validation
+        log = _with_defaults(raw.get("log", {}), _CORE_SCHEMA["properties"]["log"])
+        entry = {"code": _code_files(tree), "tree": kept, "secrets": located if kept is not None else [],
+                 "holds_secrets": bool(secrets), "log": {"path": log["path"], "lock_path": log.get("lock_path")}}
+    except (TypeError, OSError, KeyError, ImportError):
+        return
+    configfiles.remember(text, entry)
+
+
+def _remembered_tree(passed: dict[str, Any], text: str) -> dict[str, Any] | None:
+    """The data of a remembered config, its secrets taken from the text; None if not kept."""
+    tree = passed["tree"]
+    try:
+        for path, start, end in passed.get("secrets", []) if tree is not None else ():
+            _at_path(tree, path[:-1])[path[-1]] = text[start:end]
+    except (KeyError, IndexError, TypeError, ValueError):
+        return None
+    return tree
+
+
+def _at_path(tree: Any, path: Any) -> Any:
+    for part in path:
+        tree = tree[part]
+    return tree
+
+
+def _code_files(tree: dict[str, Any]) -> list[list[Any]]:
+    """The files of iexsync's loaded modules and of the config's connectors (a third party's
+    too), with their modification times."""
+    names = [name for name in sys.modules if name == "iexsync" or name.startswith("iexsync.")]
+    for kind, section, key in (("shops", "shop", "platform"), ("books", "accounting", "system")):
+        names.append(registry.load(kind, tree[section][key]).__module__)  # loaded already: it passed
+    stamps = {}
+    for name in names:
+        file = getattr(sys.modules.get(name), "__file__", None)
+        if file:
+            stamps[file] = os.stat(file).st_mtime_ns
+    return [[file, mtime] for file, mtime in sorted(stamps.items())]
 
 
 # --- typing ------------------------------------------------------------------------------
@@ -493,22 +551,19 @@ def _register_secrets(tree: Any, key: str = "") -> None:
         redaction.register(str(tree))  # a mistyped (numeric) token is still a secret
 
 
-def _holds_secrets(text: str) -> bool:
-    try:
-        tree = yaml.safe_load(text)
-    except yaml.YAMLError:
-        return False
-    found: list[bool] = []
+_ONLY_VARIABLES = re.compile(r"(?:\$\{[A-Za-z_][A-Za-z0-9_]*\})+")
 
-    def walk(value: Any, key: str = "") -> None:
-        if isinstance(value, dict):
-            for k, v in value.items():
-                walk(v, str(k))
-        elif isinstance(value, str) and redaction.is_secret_key(key) and "${" not in value:
-            found.append(True)
 
-    walk(tree)
-    return bool(found)
+def _secret_paths(raw: Any, path: tuple = (), key: str = "") -> list[tuple]:
+    """Where the file itself holds a secret: a value under a secret's key (as redaction
+    knows them) that is not made only of ${NAME} references."""
+    if isinstance(raw, dict):
+        return [found for k, v in raw.items() for found in _secret_paths(v, path + (k,), str(k))]
+    if isinstance(raw, list):
+        return [found for i, v in enumerate(raw) for found in _secret_paths(v, path + (i,), key)]
+    if raw is None or isinstance(raw, bool) or not redaction.is_secret_key(key):
+        return []
+    return [] if isinstance(raw, str) and _ONLY_VARIABLES.fullmatch(raw) else [path]
 
 
 def _with_defaults(section: Mapping[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
@@ -517,7 +572,7 @@ def _with_defaults(section: Mapping[str, Any], schema: dict[str, Any]) -> dict[s
     return {**defaults, **section}
 
 
-def _typed(path: Path, tree: dict[str, Any], text: str) -> Settings:
+def _typed(path: Path, tree: dict[str, Any], holds_secrets: bool) -> Settings:
     transfer = _with_defaults(tree["transfer"], _TRANSFER_SCHEMA)
     log = _with_defaults(tree.get("log", {}), _CORE_SCHEMA["properties"]["log"])
     base = path.parent
@@ -550,4 +605,5 @@ def _typed(path: Path, tree: dict[str, Any], text: str) -> Settings:
         log_path=log_path,
         lock_path=lock_path,
         fingerprint=hashlib.sha256(json.dumps(tree, sort_keys=True).encode()).hexdigest()[:16],
+        holds_secrets=holds_secrets,
     )

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import jsonschema
 import pytest
 
-from iexsync import config
+from iexsync import config, configfiles
 from iexsync.errors import ConfigError
 from tests.conftest import REPO, run_process
 
@@ -158,3 +160,115 @@ def test_the_published_schema_file_is_current() -> None:
     published = json.loads((REPO / "config.schema.json").read_text())
     assert published == json.loads(run_process("config", "schema").stdout), "run: iexsync config schema > config.schema.json"
     assert (REPO / "config.example.yaml").read_text().startswith("# yaml-language-server: $schema=config.schema.json")
+
+
+def _settings_without_cache(path: Path, monkeypatch, folder: Path) -> config.Settings:
+    with monkeypatch.context() as patch:
+        patch.setenv("XDG_CACHE_HOME", str(folder))
+        return config.load(path)
+
+
+def test_a_remembered_config_is_read_without_yaml_or_the_connectors(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    (tmp_path / "orders").mkdir()
+    path = tmp_path / "config.yaml"
+    path.write_text(GOOD + "mappings:\n  heading: 'Order {{ order.number }}'\n")
+    first = config.load(path)
+    code = f"""
+import sys
+from iexsync import config
+settings = config.load({str(path)!r})
+print(settings.fingerprint, settings.mappings["heading"])
+print(" ".join(sorted(sys.modules)))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}).stdout.splitlines()
+    assert out[0] == f"{first.fingerprint} Order {{{{ order.number }}}}"
+    loaded = set(out[1].split())
+    assert {"yaml", "jsonschema", "jinja2", "iexsync.shops.file", "iexsync.books.beancount"}.isdisjoint(loaded)
+    assert config.load(path) == first == _settings_without_cache(path, monkeypatch, tmp_path / "empty")
+
+
+SECRETS = """\
+shop:
+  platform: file
+  path: orders
+accounting:
+  system: beancount
+  path: ledger.beancount
+transfer:
+  allowed_states: [completed]
+mappings:
+  heading: "{{ order.number }}"
+  webhook_secret: plain-secret-1234
+  note_token: 'quoted-secret-5678'
+  api_password: ${IEX_TEST_PASSWORD}
+"""
+
+
+@pytest.mark.parametrize("extra, kept", [
+    ("", True),
+    ("  other_token: >\n    folded-secret\n    9012\n", False),  # cannot be found in the text: data not kept
+])
+def test_secrets_are_never_written_to_the_cache(tmp_path: Path, monkeypatch, extra: str, kept: bool) -> None:
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    monkeypatch.setenv("IEX_TEST_PASSWORD", "env-secret-3456")
+    (tmp_path / "orders").mkdir()
+    path = tmp_path / "config.yaml"
+    path.write_text(SECRETS + extra)
+    first = config.load(path)
+    entries = list(cache.rglob("valid-configs/*"))
+    assert len(entries) == 1 and oct(entries[0].stat().st_mode & 0o777) == "0o600"
+    data = entries[0].read_bytes()
+    for secret in (b"plain-secret-1234", b"quoted-secret-5678", b"env-secret-3456", b"folded-secret", b"9012"):
+        assert secret not in data
+    entry = json.loads(data)
+    assert entry["holds_secrets"] is True and (entry["tree"] is not None) == kept
+    if kept:
+        assert entry["tree"]["mappings"]["webhook_secret"] is None
+        assert entry["tree"]["mappings"]["api_password"] == "${IEX_TEST_PASSWORD}"
+    again = config.load(path)  # from the cache: the secrets from the file and the environment again
+    assert again == first == _settings_without_cache(path, monkeypatch, tmp_path / "empty")
+    assert again.mappings["webhook_secret"] == "plain-secret-1234" and again.mappings["api_password"] == "env-secret-3456"
+
+
+def test_a_remembered_config_follows_the_environment_and_the_code(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    (tmp_path / "orders").mkdir()
+    path = tmp_path / "config.yaml"
+    path.write_text(GOOD.replace("ledger.beancount", "${IEX_TEST_LEDGER}"))
+    validated = []
+    real = config._validate_all
+    monkeypatch.setattr(config, "_validate_all", lambda *args: validated.append(1) or real(*args))
+    monkeypatch.setenv("IEX_TEST_LEDGER", "a.beancount")
+    assert config.load(path).accounting["path"] == "a.beancount"
+    assert config.load(path).accounting["path"] == "a.beancount" and len(validated) == 1
+    monkeypatch.setenv("IEX_TEST_LEDGER", "b.beancount")
+    assert config.load(path).accounting["path"] == "b.beancount" and len(validated) == 2
+    monkeypatch.delenv("IEX_TEST_LEDGER")
+    with pytest.raises(ConfigError, match="IEX_TEST_LEDGER is not set"):
+        config.load(path)
+    monkeypatch.setenv("IEX_TEST_LEDGER", "a.beancount")
+    entry = Path(configfiles._entry_file(path.read_text()))  # the one for a.beancount
+    stamps = json.loads(entry.read_text())
+    stamps["code"][0][1] += 1  # as if that file of iexsync had changed
+    entry.write_text(json.dumps(stamps))
+    validated.clear()
+    config.load(path)
+    assert len(validated) == 1
+
+
+@pytest.mark.parametrize("xdg", [None, "/somewhere/else", "relative/path", ""])
+def test_the_folders_are_platformdirs_own(monkeypatch, xdg: str | None) -> None:
+    """configfiles finds them without importing platformdirs; the answers must not differ."""
+    import platformdirs
+
+    for kind in ("CONFIG", "CACHE"):
+        if xdg is None:
+            monkeypatch.delenv(f"XDG_{kind}_HOME", raising=False)
+        else:
+            monkeypatch.setenv(f"XDG_{kind}_HOME", xdg)
+    monkeypatch.delenv("IEXSYNC_CONFIG", raising=False)
+    assert configfiles.default_config_path() == str(Path(platformdirs.user_config_dir("iexsync")) / "config.yaml")
+    assert configfiles.cache_folder() == str(Path(platformdirs.user_cache_dir("iexsync")) / "valid-configs")
