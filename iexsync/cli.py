@@ -109,7 +109,7 @@ def log_search(ctx: click.Context, query: str, as_json: bool, limit: int) -> Non
     """What became of an order: by number, id, e-mail, document number or words in the message."""
     from iexsync import service
 
-    rows = service.search(_settings(ctx), query, limit)
+    rows = service.search(_settings(ctx).log_path, query, limit)
     keys = ("time", "order", "state", "outcome", "document", "message")
     if as_json:
         click.echo(json.dumps([{k: row[k] for k in keys} for row in rows], indent=2, ensure_ascii=False))

@@ -7,7 +7,10 @@ groups `iexsync.shops` and `iexsync.books`, with the same shape as the built-ins
 from __future__ import annotations
 
 import importlib
-from typing import Any
+
+TYPE_CHECKING = False  # typing itself is not imported: `log search` starts without it
+if TYPE_CHECKING:
+    from typing import Any
 
 SHOPS = {
     "file": "iexsync.shops.file:FileShop",

@@ -1,21 +1,27 @@
 """What each command does, between the CLI (which parses and formats) and the engine.
 
 Opens the connectors, the log and the lock for one command and always closes them.
+Each command imports what it uses (the engine, the connectors), so `log search` does not
+pay for `sync`'s modules.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from typing import Any
 
 from iexsync import registry
-from iexsync.books.base import Books
-from iexsync.config import Settings
-from iexsync.engine import Engine, Event, RunResult
-from iexsync.lock import RunLock
-from iexsync.shops.base import Shop
-from iexsync.store import Store
+
+TYPE_CHECKING = False  # typing itself is not imported: `log search` starts without it
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from pathlib import Path
+    from typing import Any
+
+    from iexsync.books.base import Books
+    from iexsync.config import Settings
+    from iexsync.engine import Event, RunResult
+    from iexsync.shops.base import Shop
+    from iexsync.store import Store
 
 
 def open_shop(settings: Settings) -> Shop:
@@ -30,6 +36,9 @@ def open_books(settings: Settings) -> Books:
 def connected(settings: Settings, *, dry_run: bool = False) -> Iterator[tuple[Shop, Books, Store]]:
     """The shop, the books and the log under the run lock; a dry run takes no lock and
     opens the log read-only."""
+    from iexsync.lock import RunLock
+    from iexsync.store import Store
+
     with ExitStack() as stack:
         if not dry_run:
             stack.enter_context(RunLock(settings.lock_path))
@@ -46,6 +55,8 @@ def sync(settings: Settings, *, dry_run: bool = False, order_ids: list[str] | No
          on_event: Callable[[Event], None] | None = None, forced: bool = True) -> RunResult:
     """One run. A dry run takes no lock and writes nothing: not remote, not the cursor, not the log.
     `order_ids` with `forced` (on demand) logs every outcome again; webhook runs pass False."""
+    from iexsync.engine import Engine
+
     with connected(settings, dry_run=dry_run) as (shop, books, store):
         engine = Engine(settings, shop, books, store, dry_run=dry_run, on_event=on_event)
         return engine.run(order_ids, forced=forced)
@@ -70,11 +81,22 @@ def states(settings: Settings) -> list[dict[str, Any]]:
     return rows
 
 
-def search(settings: Settings, query: str, limit: int) -> list[dict[str, Any]]:
-    if not settings.log_path.exists():
+def search(log_path: Path | str, query: str, limit: int) -> list[dict[str, Any]]:
+    """What the log holds for `query` (logsearch.search); nothing when there is no log yet.
+    The log is opened read-only, without the store's write side, and never migrated."""
+    import os
+    import sqlite3
+
+    from iexsync import logsearch
+    from iexsync.errors import LogUnavailable
+
+    if not os.path.exists(log_path):
         return []
-    store = Store(settings.log_path, read_only=True)
     try:
-        return store.search(query, limit)
-    finally:
-        store.close()
+        conn = logsearch.connect(log_path)
+        try:
+            return logsearch.search(lambda sql, params: conn.execute(sql, params).fetchall(), query, limit)
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise LogUnavailable(f"cannot read the log at {log_path}: {exc}; check the path and its permissions (log.path)") from None

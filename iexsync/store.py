@@ -21,7 +21,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from iexsync import migrations
+from iexsync import logsearch, migrations
 from iexsync.errors import LogUnavailable
 from iexsync.redaction import redact
 from iexsync.timeutil import iso, utc_now
@@ -393,48 +393,9 @@ class Store:
 
     # --- search ---------------------------------------------------------------------------
     def search(self, query: str, limit: int = 200) -> list[dict[str, Any]]:
-        """By order number first, then order id, e-mail, document number, then words in messages."""
-        columns = "time, order_number, order_id, state, outcome, document_kind, document_number, message"
-        query = query.strip()
-        for column in ("order_number", "order_id", "email", "document_number"):
-            value = query.lower() if column == "email" else query
-            rows = self._rows(
-                f"SELECT {columns} FROM events WHERE {column} = ? ORDER BY id DESC LIMIT ?", (value, limit)
-            )
-            if rows:
-                found = [_event(r) for r in rows]
-                if column in ("order_number", "order_id"):
-                    found = _newest_first(found + self._deliveries(rows[0][2], limit), limit)
-                return found
-        if query.isdigit():
-            deliveries = self._deliveries(query, limit)
-            if deliveries:
-                return deliveries
-        pattern = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        rows = self._rows(
-            f"SELECT {columns} FROM events WHERE message LIKE ? ESCAPE '\\' ORDER BY id DESC LIMIT ?", (pattern, limit)
-        )
-        return [_event(r) for r in rows]
-
-
-    def _deliveries(self, order_id: str, limit: int) -> list[dict[str, Any]]:
-        """Webhook deliveries for the order, shown beside its events (outcome: the delivery's fate)."""
-        rows = self._rows(
-            "SELECT received_at, order_id, status, reason, topic, delivery_id FROM inbox WHERE order_id = ? "
-            "ORDER BY id DESC LIMIT ?",
-            (order_id, limit),
-        )
-        return [
-            {
-                "time": time, "order": order, "order_id": order, "state": "", "outcome": f"webhook {status}",
-                "document": "", "message": f"Webhook {topic or 'delivery'} {delivery_id}".strip() + (f": {reason}" if reason else ""),
-            }
-            for time, order, status, reason, topic, delivery_id in rows
-        ]
-
-
-def _newest_first(rows: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
-    return sorted(rows, key=lambda row: row["time"], reverse=True)[:limit]
+        """By order number first, then order id, e-mail, document number, then words in messages
+        (logsearch.search, on this store's connection)."""
+        return logsearch.search(self._rows, query, limit)
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -452,15 +413,6 @@ def _transfer(row: tuple) -> Transfer:
     values[6] = bool(values[6])
     values[8] = json.loads(values[8] or "{}")
     return Transfer(*values)
-
-
-def _event(row: tuple) -> dict[str, Any]:
-    time, number, order_id, state, outcome, kind, doc_number, message = row
-    document = " ".join(p for p in (kind.replace("_", " ") if kind else "", doc_number or "") if p)
-    return {
-        "time": time, "order": number or order_id, "order_id": order_id, "state": state,
-        "outcome": outcome, "document": document, "message": message,
-    }
 
 
 def _dump(value: Any) -> str | None:
