@@ -1,7 +1,9 @@
 """The command line: parse, call `service`, format. No business logic lives here.
 
 One handler maps every UserError to its message and exit code (see errors.py).
-`--config FILE` is accepted before or after the command name.
+`--config FILE` is accepted before or after the command name. `sync` and `log search`
+are run by `commands.py`, which `__main__.py` also calls directly for their common forms
+(without importing click): what they do and print is written once, there.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 import click
 
 from iexsync import __version__
-from iexsync.errors import EXIT_ORDER_ERRORS, UserError
+from iexsync.errors import UserError
 
 
 class _Group(click.Group):
@@ -39,15 +41,20 @@ config_option = click.option(
 )
 
 
-def _settings(ctx: click.Context):
-    from iexsync import config
+def _config_path(ctx: click.Context) -> Path | str:
+    from iexsync import configfiles
 
-    path = ctx.find_root().meta.get("iexsync.config") or config.default_config_path()
-    settings = config.load(path)
-    warning = config.check_permissions(Path(path), settings.holds_secrets)
-    if warning:
-        click.echo(warning, err=True)
-    return settings
+    return ctx.find_root().meta.get("iexsync.config") or configfiles.default_config_path()
+
+
+def _echo(text: str, err: bool = False) -> None:
+    click.echo(text, err=err)
+
+
+def _settings(ctx: click.Context):
+    from iexsync import commands
+
+    return commands.settings(_config_path(ctx), _echo)
 
 
 @click.group(cls=_Group)
@@ -65,33 +72,11 @@ def cli() -> None:
 @click.pass_context
 def sync(ctx: click.Context, dry_run: bool, order_ids: tuple[str, ...], verbose: bool) -> None:
     """Transfer every order that changed since the last run (run it from cron every 5 minutes)."""
-    from iexsync import service
+    from iexsync import commands
 
-    settings = _settings(ctx)
-    result = service.sync(settings, dry_run=dry_run, order_ids=list(order_ids) or None)
-    if dry_run:
-        click.echo(json.dumps(result.planned, indent=2, ensure_ascii=False))
-    if verbose or dry_run or sys.stdout.isatty():
-        _summary(result)
-    elif result.errors:
-        # Not on a terminal (cron): stay quiet on success, but say what failed.
-        for event in result.events:
-            if event.outcome == "error":
-                click.echo(f"order {event.order}: {event.message}", err=True)
-    if result.errors:
-        ctx.exit(EXIT_ORDER_ERRORS)
-
-
-def _summary(result: Any) -> None:
-    from tabulate import tabulate
-
-    if result.events:
-        rows = [(e.order, e.state, e.outcome, e.document, e.message) for e in result.events]
-        click.echo(tabulate(rows, headers=("order", "state", "outcome", "document", "message"), maxcolwidths=[None, None, None, None, 70]))
-    if result.events_not_kept:
-        click.echo(f"… and {result.events_not_kept} more (`iexsync log search` has every one)")
-    counts = ", ".join(f"{n} {outcome}" for outcome, n in sorted(result.counts.items()))
-    click.echo(f"{result.orders_seen} orders read; {counts or 'nothing new'}" + (f"; {result.busy} held by another run" if result.busy else ""))
+    code = commands.sync(_config_path(ctx), dry_run=dry_run, order_ids=list(order_ids) or None, verbose=verbose, echo=_echo)
+    if code:
+        ctx.exit(code)
 
 
 @cli.group()
@@ -107,19 +92,9 @@ def log() -> None:
 @click.pass_context
 def log_search(ctx: click.Context, query: str, as_json: bool, limit: int) -> None:
     """What became of an order: by number, id, e-mail, document number or words in the message."""
-    from iexsync import service
+    from iexsync import commands
 
-    rows = service.search(_settings(ctx).log_path, query, limit)
-    keys = ("time", "order", "state", "outcome", "document", "message")
-    if as_json:
-        click.echo(json.dumps([{k: row[k] for k in keys} for row in rows], indent=2, ensure_ascii=False))
-        return
-    if not rows:
-        click.echo(f"nothing in the log matches {query!r}")
-        return
-    from tabulate import tabulate
-
-    click.echo(tabulate([[row[k] for k in keys] for row in rows], headers=keys, maxcolwidths=[None] * 5 + [70]))
+    commands.log_search(_config_path(ctx), query, as_json=as_json, limit=limit, echo=_echo)
 
 
 @cli.command()

@@ -1,0 +1,161 @@
+"""What `sync` and `log search` do and print, without click: both ways into them share this.
+
+`cli.py` reads every command line with click; `__main__.py` reads the two that run most
+often (cron's `sync`, support's `log search`) itself, so those start without importing
+click. Either way the command is one of these functions, which load the config, call
+`service` and print through the `echo` they are given; a UserError goes up to the caller's
+one handler. `log search` takes the log's path from what is remembered about a config that
+passed (`configfiles`), so it starts without the config's machinery either, and prints its
+table here rather than with tabulate, which reads its own version from the installed
+packages' metadata on import: that costs a search more than the search does.
+"""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+
+from iexsync.errors import EXIT_ORDER_ERRORS
+
+TYPE_CHECKING = False  # typing itself is not imported: `log search` starts without it
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from pathlib import Path
+    from typing import Any
+
+    from iexsync.config import Settings
+
+    Echo = Callable[..., None]  # echo(text, err=False)
+
+SEARCH_KEYS = ("time", "order", "state", "outcome", "document", "message")
+
+
+def settings(config_path: Path | str, echo: Echo) -> Settings:
+    """The config, loaded and checked; a warning if it holds secrets others can read."""
+    from pathlib import Path
+
+    from iexsync import config
+
+    loaded = config.load(config_path)
+    warning = config.check_permissions(Path(config_path), loaded.holds_secrets)
+    if warning:
+        echo(warning, err=True)
+    return loaded
+
+
+def sync(config_path: Path | str, *, dry_run: bool, order_ids: list[str] | None, verbose: bool, echo: Echo) -> int:
+    """One run; quiet on success when not on a terminal (cron), but saying what failed."""
+    from iexsync import service
+
+    result = service.sync(settings(config_path, echo), dry_run=dry_run, order_ids=order_ids)
+    if dry_run:
+        import json
+
+        echo(json.dumps(result.planned, indent=2, ensure_ascii=False))
+    if verbose or dry_run or sys.stdout.isatty():
+        _summary(result, echo)
+    elif result.errors:
+        for event in result.events:
+            if event.outcome == "error":
+                echo(f"order {event.order}: {event.message}", err=True)
+    return EXIT_ORDER_ERRORS if result.errors else 0
+
+
+def _summary(result: Any, echo: Echo) -> None:
+    from tabulate import tabulate
+
+    if result.events:
+        rows = [(e.order, e.state, e.outcome, e.document, e.message) for e in result.events]
+        echo(tabulate(rows, headers=("order", "state", "outcome", "document", "message"), maxcolwidths=[None, None, None, None, 70]))
+    if result.events_not_kept:
+        echo(f"… and {result.events_not_kept} more (`iexsync log search` has every one)")
+    counts = ", ".join(f"{n} {outcome}" for outcome, n in sorted(result.counts.items()))
+    echo(f"{result.orders_seen} orders read; {counts or 'nothing new'}" + (f"; {result.busy} held by another run" if result.busy else ""))
+
+
+def log_search(config_path: Path | str, query: str, *, as_json: bool, limit: int, echo: Echo) -> int:
+    """The order's history, newest first, as a table or a JSON list."""
+    from iexsync import configfiles, service
+
+    remembered = configfiles.remembered_log(config_path)
+    if remembered is None:  # read and checked in full (and remembered for the next time)
+        loaded = settings(config_path, echo)
+        log_path = loaded.log_path
+    else:
+        log_path, holds_secrets = remembered
+        if holds_secrets:
+            from pathlib import Path
+
+            warning = configfiles.permission_warning(Path(config_path), holds_secrets)
+            if warning:
+                echo(warning, err=True)
+    rows = service.search(log_path, query, limit)
+    if as_json:
+        import json
+
+        echo(json.dumps([{k: row[k] for k in SEARCH_KEYS} for row in rows], indent=2, ensure_ascii=False))
+    elif not rows:
+        echo(f"nothing in the log matches {query!r}")
+    else:
+        echo(table([[row[k] for k in SEARCH_KEYS] for row in rows], SEARCH_KEYS, [None] * 5 + [70]))
+    return 0
+
+
+# --- a table in tabulate's "simple" layout ---------------------------------------------
+# A header over dashes, columns two spaces apart, whole numbers aligned right and everything
+# else left, one column wrapped at a width: what tabulate prints for the log's rows. Text is
+# shown as stored (tabulate would reformat a cell that looks like a decimal number).
+
+class _Wrapper(textwrap.TextWrapper):
+    def _handle_long_word(self, reversed_chunks: list[str], cur_line: list[str], cur_len: int, width: int) -> None:
+        # A word longer than a line is cut where the line ends (tabulate's way: not at a hyphen).
+        space_left = 1 if width < 1 else width - cur_len
+        if self.break_long_words and space_left > 0:
+            chunk = reversed_chunks[-1]
+            cur_line.append(chunk[:space_left])
+            reversed_chunks[-1] = chunk[space_left:]
+        elif not cur_line:
+            cur_line.append(reversed_chunks.pop())
+
+
+def _wrap(text: str, width: int) -> str:
+    wrapper = _Wrapper(width=width)
+    return "\n".join("\n".join(wrapper.wrap(line)) for line in text.splitlines() if line.strip())
+
+
+def _is_whole_number(text: str) -> bool:
+    try:
+        int(text)
+    except ValueError:
+        return False
+    return True
+
+
+def table(rows: Sequence[Sequence[Any]], headers: Sequence[str], widths: Sequence[int | None] = ()) -> str:
+    """`rows` under `headers`; a column with a width in `widths` is wrapped at it. None is shown empty."""
+    cells = [["" if value is None else str(value) for value in row] for row in rows]
+    for index, width in enumerate(widths):
+        if width is not None:
+            for row in cells:
+                row[index] = _wrap(row[index], width)
+    columns = []
+    for index, header in enumerate(headers):
+        lines = [(row[index].strip().splitlines() or [""]) for row in cells]
+        filled = [row[index] for row in cells if row[index]]
+        right = bool(filled) and all(_is_whole_number(value) for value in filled)
+        width = max([len(header) + 2] + [len(line) for cell in lines for line in cell])
+        columns.append((lines, width, right))
+    out = [
+        "  ".join((h.rjust(w) if right else h.ljust(w)) for h, (_, w, right) in zip(headers, columns)).rstrip(),
+        "  ".join("-" * w for _, w, _ in columns).rstrip(),
+    ]
+    for number in range(len(cells)):
+        height = max(len(lines[number]) for lines, _, _ in columns)
+        for line in range(height):
+            parts = []
+            for lines, width, right in columns:
+                cell = lines[number]
+                text = cell[line] if line < len(cell) else ""
+                parts.append(text.rjust(width) if right else text.ljust(width))
+            out.append("  ".join(parts).rstrip())
+    return "\n".join(out)
