@@ -82,7 +82,8 @@ CONFIG_SCHEMA: dict[str, Any] = {
         "per_page": {
             "type": "integer", "minimum": 2, "maximum": MAX_PER_PAGE, "default": MAX_PER_PAGE,
             "description": "Orders per request. Lower it only if the site caps page sizes below 100 or "
-                           "times out on big pages (at least 2: consecutive pages overlap by one order).",
+                           "times out on big pages (at least 2: where the shop's answers lack X-WP-Total, consecutive "
+                           "pages overlap by one order).",
         },
         "timeout": {
             "type": "number", "exclusiveMinimum": 0, "maximum": 600, "default": 30,
