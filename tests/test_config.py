@@ -189,15 +189,7 @@ print(" ".join(sorted(sys.modules)))
     assert config.load(path) == first == _settings_without_cache(path, monkeypatch, tmp_path / "empty")
 
 
-SECRETS = """\
-shop:
-  platform: file
-  path: orders
-accounting:
-  system: beancount
-  path: ledger.beancount
-transfer:
-  allowed_states: [completed]
+SECRETS = GOOD + """\
 mappings:
   heading: "{{ order.number }}"
   webhook_secret: plain-secret-1234

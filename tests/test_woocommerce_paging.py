@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
-from urllib.parse import parse_qs
 
 import pytest
 
@@ -32,17 +31,12 @@ def fake(server: WooServer) -> FakeWooCommerce:
 
 @pytest.fixture
 def shop(fake: FakeWooCommerce, server: WooServer) -> Iterator[WooCommerceShop]:
-    connector = WooCommerceShop.from_config(fake.shop_config(server), None)  # type: ignore[arg-type]
-    yield connector
-    connector.close()
+    yield from server.connect()
 
-
-def list_queries(server: WooServer) -> list[dict[str, list[str]]]:
-    return [parse_qs(r.query) for r in server.calls("GET", f"{API}/orders") if r.path == f"{API}/orders"]
 
 
 def offsets(server: WooServer) -> list[int]:
-    return [int(q["offset"][0]) for q in list_queries(server)]
+    return [int(q["offset"][0]) for q in server.list_queries()]
 
 
 def pull(shop: WooCommerceShop, since: datetime | None = None) -> list:
@@ -99,7 +93,7 @@ def test_a_thousand_orders_take_exactly_ten_list_calls(fake, server, shop) -> No
     items = pull(shop)
     assert all(isinstance(item, Order) for item in items)
     assert order_ids(items) == [str(i) for i in ids]  # once each, in id order
-    queries = list_queries(server)
+    queries = server.list_queries()
     assert offsets(server) == [100 * n for n in range(10)]
     assert all(q["orderby"] == ["id"] and q["order"] == ["asc"] and q["status"] == ["any"] and q["per_page"] == ["100"]
                for q in queries)
@@ -134,12 +128,12 @@ def test_one_page_is_one_call_without_a_freeze(fake, server, shop) -> None:
     fake.generate(60)
     fake.modify(fake.generate(1, first_id=50_000)[0])  # saved this very second
     assert len(pull(shop)) == 61  # one answer is a consistent picture: nothing waits for the next run
-    assert len(list_queries(server)) == 1 and "modified_before" not in list_queries(server)[0]
+    assert len(server.list_queries()) == 1 and "modified_before" not in server.list_queries()[0]
 
 
 def test_no_orders_at_all(shop, server) -> None:
     assert pull(shop) == []
-    assert len(list_queries(server)) == 1
+    assert len(server.list_queries()) == 1
 
 
 # --- orders leaving the list during the pass -------------------------------------------------------
@@ -258,7 +252,7 @@ def test_the_freeze_is_the_shops_clock_not_ours(server) -> None:
     ids = fake.generate(250)
     shop = WooCommerceShop.from_config(fake.shop_config(server), None)  # type: ignore[arg-type]
     assert order_ids(pull(shop)) == [str(i) for i in ids]
-    assert list_queries(server)[1]["modified_before"] == [(ahead - timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S")]
+    assert server.list_queries()[1]["modified_before"] == [(ahead - timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S")]
 
 
 def test_the_freeze_time_is_a_second_before_the_date_header_or_our_clock() -> None:
@@ -283,7 +277,7 @@ def test_without_x_wp_total_pages_overlap_by_one_order(fake, server, shop) -> No
     assert order_ids(pull(shop)) == [str(i) for i in ids]
     seen = offsets(server)
     assert seen[:4] == [0, 99, 198, 297] and seen[4] == 297 - 99  # the page no longer reached back: step back
-    assert all(q["modified_before"] for q in list_queries(server)[1:])
+    assert all(q["modified_before"] for q in server.list_queries()[1:])
 
 
 def test_without_x_wp_total_and_no_changes(fake, server, shop) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from urllib.parse import parse_qs
 
 import pytest
 
@@ -14,7 +13,6 @@ from iexsync.model import LineKind, Order
 from iexsync.money import round_money
 from iexsync.shops.base import BrokenOrder
 from iexsync.shops.woocommerce import WooCommerceShop
-from tests.fakes.server import FakeServer
 from tests.fakes.woocommerce import API, FakeWooCommerce, WooServer, _vendor
 
 
@@ -25,13 +23,8 @@ def fake(server: WooServer) -> FakeWooCommerce:
 
 @pytest.fixture
 def shop(fake: FakeWooCommerce, server: WooServer) -> Iterator[WooCommerceShop]:
-    connector = WooCommerceShop.from_config(fake.shop_config(server), None)  # type: ignore[arg-type]
-    yield connector
-    connector.close()
+    yield from server.connect()
 
-
-def list_queries(server: FakeServer) -> list[dict[str, list[str]]]:
-    return [parse_qs(r.query) for r in server.calls("GET", f"{API}/orders") if r.path == f"{API}/orders"]
 
 
 def by_id(items: list) -> dict[str, Order]:
@@ -75,7 +68,7 @@ def test_since_asks_for_gmt_modification_times_and_includes_its_own_second(fake,
     assert [i.order_id for i in shop.changed_orders(moment)] == ["103", "104"]
     assert [i.order_id for i in shop.changed_orders(moment + timedelta(milliseconds=500))] == ["103", "104"]
     assert [i.order_id for i in shop.changed_orders(moment + timedelta(seconds=1))] == ["104"]
-    query = list_queries(server)[0]
+    query = server.list_queries()[0]
     assert query["modified_after"] == ["2026-03-01T11:59:59"] and query["dates_are_gmt"] == ["true"]
 
 

@@ -3,7 +3,6 @@ come from GET /orders/<id>/refunds only when `shop.refunds(order)` asks (over re
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timezone
 from decimal import Decimal
 
@@ -14,18 +13,7 @@ from iexsync.model import Order
 from iexsync.shops.woocommerce import WooCommerceShop
 from tests.fakes.server import Fault
 from tests.fakes.woocommerce import API, FakeWooCommerce, WooServer, _vendor
-
-
-@pytest.fixture
-def fake(server: WooServer) -> FakeWooCommerce:
-    return server.use(FakeWooCommerce())
-
-
-@pytest.fixture
-def shop(fake: FakeWooCommerce, server: WooServer) -> Iterator[WooCommerceShop]:
-    connector = WooCommerceShop.from_config(fake.shop_config(server), None)  # type: ignore[arg-type]
-    yield connector
-    connector.close()
+from tests.test_woocommerce_pull import fake, shop  # noqa: F401 - the same fixtures
 
 
 def refund_calls(server: WooServer) -> list[str]:

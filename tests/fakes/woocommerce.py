@@ -41,16 +41,19 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
-from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, parse_qsl, urlencode
 
 from tests.fakes.server import FakeServer
+
+if TYPE_CHECKING:
+    from iexsync.shops.woocommerce import WooCommerceShop
 
 API = "/wp-json/wc/v3"
 REPO = Path(__file__).resolve().parents[2]
@@ -656,6 +659,21 @@ class WooServer(FakeServer):
             self.requests.clear()
         self.faults, self.latency, self.fake = None, 0.0, fake
         return fake
+
+    def list_queries(self) -> list[dict[str, list[str]]]:
+        """The query of each order-list request (not single orders, not refunds), in order."""
+        return [parse_qs(r.query) for r in self.calls("GET", f"{API}/orders") if r.path == f"{API}/orders"]
+
+    def connect(self) -> Iterator["WooCommerceShop"]:
+        """The WooCommerce connector pointed at the fake in use; closed after."""
+        from iexsync.shops.woocommerce import WooCommerceShop
+
+        assert self.fake is not None, "WooServer.use(fake) first"
+        connector = WooCommerceShop.from_config(self.fake.shop_config(self), None)  # type: ignore[arg-type]
+        try:
+            yield connector
+        finally:
+            connector.close()
 
 
 class _HTML:
