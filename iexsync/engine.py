@@ -16,6 +16,7 @@ leaves its intent open: the next run resolves it by lookup, never by a blind ret
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -196,6 +197,17 @@ class Engine:
                       source=item.raw)
             return False
         order = item
+        seen = "" if self.dry_run else _digest(order.raw)
+        if not forced and self.store.unchanged(order.order_id, seen, self.settings.fingerprint):
+            return True  # decided before exactly as it is, under this config: nothing new to do or say
+        settled = self._decide_and_act(order, forced, seen)
+        if settled and not self.dry_run:
+            self.store.record_seen(order.order_id, seen, self.settings.fingerprint)  # for one with nothing to log
+        return settled
+
+    def _decide_and_act(self, order: Order, forced: bool, seen: str) -> bool:
+        """`seen` is committed with the order's last step only: an order interrupted halfway
+        must not look settled to the next run."""
         refunds = _Once(lambda: self.shop.refunds(order))  # read once, and only if a refund waits
         try:
             steps = self.decide(order, refunds)
@@ -207,16 +219,18 @@ class Engine:
                 self._plan(order, step)
             return True
         if not any(step.acts for step in steps):
-            for step in steps:
-                self._log(order.order_id, order.number, order.state, step, source=order.raw, forced=forced)
+            for index, step in enumerate(steps):
+                self._log(order.order_id, order.number, order.state, step, source=order.raw, forced=forced,
+                          seen=seen if index == len(steps) - 1 else "")
             return True
         if not self.store.claim(order.order_id):
             self._held_by_another(order.order_id)
             return False
         try:
             # Decide again under the claim: another writer may have acted in between.
-            for step in self.decide(order, refunds):
-                self._carry_out(order, step, forced)
+            steps = self.decide(order, refunds)
+            for index, step in enumerate(steps):
+                self._carry_out(order, step, forced, seen if index == len(steps) - 1 else "")
         except _Stop:
             return False  # the failed step logged why; the order's later steps wait for the next run
         except OrderError as exc:
@@ -292,9 +306,9 @@ class Engine:
         return steps
 
     # --- acting ------------------------------------------------------------------------------
-    def _carry_out(self, order: Order, step: Step, forced: bool) -> None:
+    def _carry_out(self, order: Order, step: Step, forced: bool, seen: str = "") -> None:
         if not step.acts:
-            self._log(order.order_id, order.number, order.state, step, source=order.raw, forced=forced)
+            self._log(order.order_id, order.number, order.state, step, source=order.raw, forced=forced, seen=seen)
             return
         document = step.document
         assert document is not None
@@ -335,7 +349,7 @@ class Engine:
                 message = (f"Already in the accounting system as {_kind_name(ref.kind)} {ref.number} "
                            "(found by its reference); recorded, not written again")
             done = Step(step.outcome, message, step.action, document)
-            self._log_in_transaction(order, done, ref=ref, source=order.raw, target=document.to_json())
+            self._log_in_transaction(order, done, ref=ref, source=order.raw, target=document.to_json(), seen=seen)
 
     def _existing(self, step: Step, document: Document) -> DocumentRef | None:
         """Before a create on a fresh log, look the reference up: a lost or replaced log must
@@ -416,22 +430,23 @@ class Engine:
             self._log_row(order_id, number, state, step, due=exc.transient, source=order.raw if order else None,
                           email=order.customer.email if order else "")
 
-    def _log(self, order_id: str, number: str, state: str, step: Step, source: Any = None, forced: bool = False) -> None:
+    def _log(self, order_id: str, number: str, state: str, step: Step, source: Any = None, forced: bool = False,
+             seen: str = "") -> None:
         with self._writing():
-            self._log_row(order_id, number, state, step, source=source, forced=forced)
+            self._log_row(order_id, number, state, step, source=source, forced=forced, seen=seen)
 
     def _writing(self) -> Any:
         """A log transaction; a dry run writes nothing, so it gets none."""
         return nullcontext() if self.dry_run else self.store.transaction()
 
     def _log_in_transaction(self, order: Order, step: Step, *, due: bool = False, ref: DocumentRef | None = None,
-                            source: Any = None, target: Any = None) -> None:
+                            source: Any = None, target: Any = None, seen: str = "") -> None:
         self._log_row(order.order_id, order.number, order.state, step, due=due, ref=ref, source=source, target=target,
-                      email=order.customer.email)
+                      email=order.customer.email, seen=seen)
 
     def _log_row(self, order_id: str, number: str, state: str, step: Step, *, due: bool = False,
                  ref: DocumentRef | None = None, source: Any = None, target: Any = None, email: str = "",
-                 forced: bool = False) -> None:
+                 forced: bool = False, seen: str = "") -> None:
         if self.dry_run:
             self._count(Event(number or order_id, state, step.outcome, "", step.message))
             return
@@ -440,7 +455,7 @@ class Engine:
             order_id=order_id, order_number=number, state=state, outcome=step.outcome, message=step.message,
             document_kind=ref.kind.value if ref else "", document_number=ref.number if ref else "",
             email=email, source=source, target=target, signature=None if forced else signature, due=due,
-            config=self.settings.fingerprint,
+            config=self.settings.fingerprint, seen=seen,
         )
         if logged:
             document = f"{_kind_name(ref.kind)} {ref.number}" if ref else ""
@@ -546,6 +561,16 @@ class _Stop(OrderError):
 
 def _failure_step(exc: OrderError) -> Step:
     return Step("error", exc.message)
+
+
+def _digest(raw: dict[str, Any]) -> str:
+    """The order as the shop sent it, digested: any change to it (a refund, an edit, a new
+    state) changes this. Empty, so never taken as unchanged, if it cannot be serialised."""
+    try:
+        text = json.dumps(raw, sort_keys=True, default=str, separators=(",", ":"))
+    except (ValueError, TypeError, RecursionError):
+        return ""
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 def _signature(step: Step, state: str, ref: DocumentRef | None) -> str:

@@ -77,7 +77,13 @@ def m003_remembered(db: Any) -> None:
     db["remembered"].create({"key": str, "value": str, "updated_at": str}, pk="key")
 
 
-STEPS = (m001_initial, m002_inbox, m003_remembered)
+def m004_order_seen(db: Any) -> None:
+    """A digest of each order as last decided, so a run skips an order that has not changed
+    since (nor the config, and not due) without deciding it again."""
+    db["order_status"].add_column("seen", str, not_null_default="")
+
+
+STEPS = (m001_initial, m002_inbox, m003_remembered, m004_order_seen)
 
 
 def apply(conn: sqlite3.Connection) -> None:

@@ -174,21 +174,23 @@ class Store:
         signature: str | None = None,
         due: bool = False,
         config: str = "",
+        seen: str = "",
     ) -> bool:
         """Append an event unless it repeats the order's last one (same signature).
 
         Must run inside `transaction()`. Returns whether a row was written. The order's
-        status row remembers the signature and whether the order is due for a retry.
+        status row remembers the signature, whether the order is due for a retry, and
+        `seen`: the digest of the order as decided (see `unchanged`).
         """
         assert outcome in OUTCOMES, outcome
         row = self._one("SELECT signature FROM order_status WHERE order_id = ?", (order_id,))
         repeated = signature is not None and row is not None and row[0] == signature
         self._execute(
-            "INSERT INTO order_status (order_id, order_number, signature, outcome, due, config, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(order_id) DO UPDATE SET order_number = excluded.order_number, "
+            "INSERT INTO order_status (order_id, order_number, signature, outcome, due, config, seen, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(order_id) DO UPDATE SET order_number = excluded.order_number, "
             "signature = excluded.signature, outcome = excluded.outcome, due = excluded.due, config = excluded.config, "
-            "updated_at = excluded.updated_at",
-            (order_id, order_number, signature or "", outcome, int(due), config, iso(utc_now())),
+            "seen = excluded.seen, updated_at = excluded.updated_at",
+            (order_id, order_number, signature or "", outcome, int(due), config, seen, iso(utc_now())),
         )
         if repeated:
             return False
@@ -201,6 +203,22 @@ class Store:
             ),
         )
         return True
+
+    def unchanged(self, order_id: str, seen: str, config: str) -> bool:
+        """Whether the order was last decided exactly as it is now (same digest), under this
+        config, and is not due: deciding it again would only repeat what the log holds."""
+        return bool(seen) and self._one(
+            "SELECT 1 FROM order_status WHERE order_id = ? AND seen = ? AND config = ? AND due = 0",
+            (order_id, seen, config),
+        ) is not None
+
+    def record_seen(self, order_id: str, seen: str, config: str) -> None:
+        """The order was decided as `seen` under `config` and is settled: remember it, when
+        its events have not already (an order with nothing to log: booked, unchanged)."""
+        if not seen or self.unchanged(order_id, seen, config):
+            return
+        with self.transaction():
+            self._execute("UPDATE order_status SET seen = ?, config = ? WHERE order_id = ?", (seen, config, order_id))
 
     def due_orders(self, config: str) -> list[str]:
         """Orders to look at again: transient failures, and errors under an older config."""

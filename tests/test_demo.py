@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from pathlib import Path
 
 from tests.conftest import bean_check, ledger_entries, run_process, write_config
@@ -35,6 +36,30 @@ def test_second_run_transfers_nothing_and_logs_nothing(demo: Path, cli) -> None:
     assert "nothing new" in second.output
     assert ledger.read_text() == before
     assert db.execute("select count(*) from events").fetchone()[0] == events
+
+
+def test_an_unchanged_order_is_not_decided_again_and_a_changed_one_is(demo: Path, cli) -> None:
+    cli("sync", "--config", demo)
+    db = sqlite3.connect(demo.parent / "iexsync.db")
+    # Every order but 1009 is settled (1009 failed: an order in error is decided on every run).
+    status = "select order_id, seen, updated_at from order_status where order_id != '1009' order by order_id"
+    before = db.execute(status).fetchall()
+    assert len(before) == 9 and all(seen for _, seen, _ in before)  # each settled order's digest
+
+    time.sleep(1.1)  # the status rows' times have whole seconds
+    again = cli("sync", "--config", demo, "--verbose")
+    assert "nothing new" in again.output
+    assert db.execute(status).fetchall() == before  # not one settled order decided again, nothing written
+
+    # Give order 1009's engraving line a SKU: the order changed, so it is decided and transferred.
+    path = demo.parent / "examples" / "orders" / "1009.json"
+    order = json.loads(path.read_text())
+    order["line_items"][1]["sku"] = "NL-ENGRAVE"
+    path.write_text(json.dumps(order))
+    fourth = cli("sync", "--config", demo, "--verbose")
+    assert "1009" in fourth.output and "transferred" in fourth.output, fourth.output
+    assert db.execute(status).fetchall() == before  # the others still untouched
+    assert db.execute("select seen from order_status where order_id = '1009'").fetchone()[0]  # settled now
 
 
 def test_ledger_balances_to_the_shop_totals(demo: Path, cli) -> None:
