@@ -9,12 +9,12 @@ calls are counted here), one process each:
 
 - steady state: a warm-up run transfers 8 orders (so e-conomic holds the customers and
   products, and the log holds transfers); then a new run transfers a batch of new orders
-  from the same customers. Every e-conomic call of that run counts, including the
-  per-run lookups of the (known) customers and products: a new process knows nothing
-  yet, and cron starts one every 5 minutes. Goal ≤ 1.05.
+  from the same customers. Every e-conomic call of that run counts, including any
+  lookup of the (known) customers and products: a new process (cron starts one every 5
+  minutes) knows only what the log remembers from earlier runs. Goal ≤ 1.05.
 - a cron-sized batch (reported, no goal): 20 new orders from returning customers in a
-  new run, what a small shop's 5-minute cron run looks like. The per-run lookups of the
-  known customers and products, amortised in the big batch, show here.
+  new run, what a small shop's 5-minute cron run looks like. A lookup per run of the
+  known customers and products, amortised in the big batch, would show here.
 - first-time customers and products: a batch whose buyers (two orders each) and SKUs
   e-conomic has never seen. Counts the calls about those customers and products only:
   at most one lookup and one create each, never repeated in the run, so the bound is
