@@ -15,6 +15,7 @@ leaves its intent open: the next run resolves it by lookup, never by a blind ret
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import threading
@@ -208,7 +209,7 @@ class Engine:
     def _decide_and_act(self, order: Order, forced: bool, seen: str) -> bool:
         """`seen` is committed with the order's last step only: an order interrupted halfway
         must not look settled to the next run."""
-        refunds = _Once(lambda: self.shop.refunds(order))  # read once, and only if a refund waits
+        refunds = functools.cache(lambda: self.shop.refunds(order))  # read once, and only if a refund waits
         try:
             steps = self.decide(order, refunds)
         except OrderError as exc:
@@ -536,20 +537,6 @@ class OrderPool:
             self._executor.shutdown(wait=True)
         if exc is None and self._failure is not None:
             raise self._failure
-
-
-class _Once:
-    """A read made at most once, and only when first asked for."""
-
-    def __init__(self, read: Callable[[], Any]):
-        self._read = read
-        self._value: Any = None
-        self._done = False
-
-    def __call__(self) -> Any:
-        if not self._done:
-            self._value, self._done = self._read(), True
-        return self._value
 
 
 class _Stop(OrderError):
