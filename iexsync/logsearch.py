@@ -35,9 +35,7 @@ def connect(path: str | Path) -> sqlite3.Connection:
 def search(rows: Rows, query: str, limit: int = 200) -> list[dict[str, Any]]:
     """By order number first, then order id, e-mail, document number, then words in messages.
     `rows(sql, params)` runs one statement and returns its rows."""
-    query = query.strip()
-    if not query.isascii():
-        query = _SURROGATE.sub("\ufffd", query)  # bytes typed that are not UTF-8: as the log stores them
+    query = storable(query.strip())  # bytes typed that are not UTF-8: as the log stores them
     for column in ("order_number", "order_id", "email", "document_number"):
         value = query.lower() if column == "email" else query
         found_rows = rows(f"SELECT {_COLUMNS} FROM events WHERE {column} = ? ORDER BY id DESC LIMIT ?", (value, limit))
@@ -54,6 +52,12 @@ def search(rows: Rows, query: str, limit: int = 200) -> list[dict[str, Any]]:
     found_rows = rows(f"SELECT {_COLUMNS} FROM events WHERE message LIKE ? ESCAPE '\\' ORDER BY id DESC LIMIT ?",
                       (pattern, limit))
     return [_event(r) for r in found_rows]
+
+
+def storable(text: str) -> str:
+    """Text SQLite can hold: JSON's \\u escapes can carry lone surrogates, which UTF-8 cannot;
+    each becomes U+FFFD, in what the log stores and in what a search looks for."""
+    return _SURROGATE.sub("\ufffd", text) if not text.isascii() else text
 
 
 def _deliveries(rows: Rows, order_id: str, limit: int) -> list[dict[str, Any]]:

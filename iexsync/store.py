@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sqlite3
 import threading
 import uuid
@@ -71,8 +70,7 @@ class Store:
             if read_only and not path.exists():
                 conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
             elif read_only:
-                conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None,
-                                       check_same_thread=False)
+                conn = logsearch.connect(path)  # mode=ro, as `log search` opens it
             else:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 conn = sqlite3.connect(str(path), isolation_level=None, timeout=30, check_same_thread=False)
@@ -416,14 +414,8 @@ class Store:
         return logsearch.search(self._rows, query, limit)
 
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
 def _storable(value: Any) -> Any:
-    """Text SQLite can hold: JSON's \\u escapes can carry lone surrogates, which UTF-8 cannot."""
-    if isinstance(value, str) and not value.isascii():
-        return _SURROGATE.sub("\ufffd", value)
-    return value
+    return logsearch.storable(value) if isinstance(value, str) else value
 
 
 def _transfer(row: tuple) -> Transfer:
