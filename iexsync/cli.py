@@ -102,14 +102,12 @@ def log_search(ctx: click.Context, query: str, as_json: bool, limit: int) -> Non
 @click.pass_context
 def states(ctx: click.Context) -> None:
     """The shop's order states, each marked allowed or not, with what it becomes."""
-    from tabulate import tabulate
-
-    from iexsync import service
+    from iexsync import commands, service
 
     rows = service.states(_settings(ctx))
-    click.echo(tabulate(
-        [(r["state"], "" if r["orders"] is None else r["orders"], "yes" if r["allowed"] else "no", r["becomes"]) for r in rows],
-        headers=("state", "orders", "allowed", "becomes"),
+    click.echo(commands.table(
+        [(r["state"], r["orders"], "yes" if r["allowed"] else "no", r["becomes"]) for r in rows],
+        ("state", "orders", "allowed", "becomes"),
     ))
 
 

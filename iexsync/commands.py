@@ -5,9 +5,10 @@ often (cron's `sync`, support's `log search`) itself, so those start without imp
 click. Either way the command is one of these functions, which load the config, call
 `service` and print through the `echo` they are given; a UserError goes up to the caller's
 one handler. `log search` takes the log's path from what is remembered about a config that
-passed (`configfiles`), so it starts without the config's machinery either, and prints its
-table here rather than with tabulate, which reads its own version from the installed
-packages' metadata on import: that costs a search more than the search does.
+passed (`configfiles`), so it starts without the config's machinery either. Every table
+iexsync prints (the run summary, the search, `states`) is `table` below rather than
+tabulate, which reads its own version from the installed packages' metadata on import:
+that costs a search more than the search does.
 """
 
 from __future__ import annotations
@@ -62,11 +63,9 @@ def sync(config_path: Path | str, *, dry_run: bool, order_ids: list[str] | None,
 
 
 def _summary(result: Any, echo: Echo) -> None:
-    from tabulate import tabulate
-
     if result.events:
         rows = [(e.order, e.state, e.outcome, e.document, e.message) for e in result.events]
-        echo(tabulate(rows, headers=("order", "state", "outcome", "document", "message"), maxcolwidths=[None, None, None, None, 70]))
+        echo(table(rows, ("order", "state", "outcome", "document", "message"), [None, None, None, None, 70]))
     if result.events_not_kept:
         echo(f"… and {result.events_not_kept} more (`iexsync log search` has every one)")
     counts = ", ".join(f"{n} {outcome}" for outcome, n in sorted(result.counts.items()))
@@ -103,8 +102,9 @@ def log_search(config_path: Path | str, query: str, *, as_json: bool, limit: int
 
 # --- a table in tabulate's "simple" layout ---------------------------------------------
 # A header over dashes, columns two spaces apart, whole numbers aligned right and everything
-# else left, one column wrapped at a width: what tabulate prints for the log's rows. Text is
-# shown as stored (tabulate would reformat a cell that looks like a decimal number).
+# else left, one column wrapped at a width: what tabulate prints for such rows (a test
+# holds it to that). Text is shown as stored (tabulate would reformat a cell that looks
+# like a decimal number).
 
 class _Wrapper(textwrap.TextWrapper):
     def _handle_long_word(self, reversed_chunks: list[str], cur_line: list[str], cur_len: int, width: int) -> None:
