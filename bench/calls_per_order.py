@@ -94,10 +94,19 @@ def _extra(delta: Counter, expected_writes: int) -> str:
         f"{route} {n}" for route, n in sorted(reads.items(), key=lambda kv: -kv[1]))
 
 
+def _calls_of_a_run(name: str, goal: float | None, config: Path, books: servers.FakeEconomic,
+                    shop: servers.FakeWooCommerce, ids: list[int]) -> Figure:
+    """One `iexsync sync` of the orders `ids`: its e-conomic calls ÷ the fewest they need."""
+    before = servers.economic_calls(books)
+    _sync(config)
+    delta = servers.economic_calls(books) - before
+    needed = servers.minimum_economic_calls(shop, ids)
+    note(_extra(delta, needed))
+    return Figure(name, sum(delta.values()), needed, goal, "calls")
+
+
 def run(quick: bool) -> list[Figure]:
-    # The fake's filtered lookups scan every document it holds, so the batches stay modest:
-    # the per-run constant (the known customers' and products' lookups, 8 calls) is under
-    # 1 % of the steady-state minimum at 500 orders.
+    # The fake's filtered lookups scan every document it holds, so the batches stay modest.
     steady_orders = 100 if quick else 500
     first_time_orders = 48 if quick else 96
     fresh_orders = 40 if quick else 100
@@ -114,27 +123,18 @@ def run(quick: bool) -> list[Figure]:
             _sync(config)
 
             # --- steady state -------------------------------------------------------------------
-            before, shop_before = servers.economic_calls(books), servers.shop_calls(shop_server)
+            shop_before = servers.shop_calls(shop_server)
             ids = shop.generate(steady_orders, first_id=warm[-1] + 3)
-            _sync(config)
-            delta = servers.economic_calls(books) - before
-            needed = servers.minimum_economic_calls(shop, ids)
-            figures.append(Figure(f"calls per order, steady state ({steady_orders:,} new orders, known customers)",
-                                  sum(delta.values()), needed, 1.05, "calls"))
-            note(_extra(delta, needed))
+            figures.append(_calls_of_a_run(f"calls per order, steady state ({steady_orders:,} new orders, known customers)",
+                                           1.05, config, books, shop, ids))
             shop_delta = servers.shop_calls(shop_server) - shop_before
             note(f"WooCommerce in that run: {dict(shop_delta)} "
                  f"({servers.orders_with_refunds(shop, ids)} of the new orders have refunds)")
 
             # --- a cron-sized batch ------------------------------------------------------------
-            before = servers.economic_calls(books)
             ids = shop.generate(CRON_BATCH, first_id=ids[-1] + 3)
-            _sync(config)
-            delta = servers.economic_calls(books) - before
-            needed = servers.minimum_economic_calls(shop, ids)
-            figures.append(Figure(f"calls per order, a cron-sized batch ({CRON_BATCH} new orders, known customers)",
-                                  sum(delta.values()), needed, None, "calls"))
-            note(_extra(delta, needed))
+            figures.append(_calls_of_a_run(f"calls per order, a cron-sized batch ({CRON_BATCH} new orders, known customers)",
+                                           None, config, books, shop, ids))
 
             # --- first-time customers and products ----------------------------------------------
             mark = len(books_server.requests)
@@ -156,13 +156,8 @@ def run(quick: bool) -> list[Figure]:
                 fresh_config = servers.write_config(folder / "fresh", servers.shop_section(fresh_server),
                                                     servers.books_section(books_server))
                 ids = fresh_shop.generate(fresh_orders, first_id=900_000)
-                before = servers.economic_calls(books)
-                _sync(fresh_config)
-                delta = servers.economic_calls(books) - before
-                needed = servers.minimum_economic_calls(fresh_shop, ids)
-                figures.append(Figure(f"calls per order on a fresh log ({fresh_orders} new orders, known customers)",
-                                      sum(delta.values()), needed, None, "calls"))
-                note(_extra(delta, needed))
+                figures.append(_calls_of_a_run(f"calls per order on a fresh log ({fresh_orders} new orders, known customers)",
+                                               None, fresh_config, books, fresh_shop, ids))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     return figures
