@@ -33,15 +33,21 @@ SEARCH_KEYS = ("time", "order", "state", "outcome", "document", "message")
 
 def settings(config_path: Path | str, echo: Echo) -> Settings:
     """The config, loaded and checked; a warning if it holds secrets others can read."""
-    from pathlib import Path
-
     from iexsync import config
 
     loaded = config.load(config_path)
-    warning = config.check_permissions(Path(config_path), loaded.holds_secrets)
+    _warn_if_others_can_read(config_path, loaded.holds_secrets, echo)
+    return loaded
+
+
+def _warn_if_others_can_read(config_path: Path | str, holds_secrets: bool, echo: Echo) -> None:
+    from pathlib import Path
+
+    from iexsync import configfiles
+
+    warning = configfiles.permission_warning(Path(config_path), holds_secrets)
     if warning:
         echo(warning, err=True)
-    return loaded
 
 
 def sync(config_path: Path | str, *, dry_run: bool, order_ids: list[str] | None, verbose: bool, echo: Echo) -> int:
@@ -82,12 +88,7 @@ def log_search(config_path: Path | str, query: str, *, as_json: bool, limit: int
         log_path = loaded.log_path
     else:
         log_path, holds_secrets = remembered
-        if holds_secrets:
-            from pathlib import Path
-
-            warning = configfiles.permission_warning(Path(config_path), holds_secrets)
-            if warning:
-                echo(warning, err=True)
+        _warn_if_others_can_read(config_path, holds_secrets, echo)
     rows = service.search(log_path, query, limit)
     if as_json:
         import json

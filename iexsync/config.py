@@ -228,17 +228,6 @@ def load(path: Path | str) -> Settings:
     return _typed(path, tree, holds_secrets)
 
 
-def check_permissions(path: Path, holds_secrets: bool | None = None) -> str | None:
-    """A warning if a config that holds secrets can be read by other users (`holds_secrets`:
-    as `load` found it; None reads the file to find out)."""
-    if holds_secrets is None:
-        try:
-            holds_secrets = bool(_secret_paths(_parse(path.read_text(encoding="utf-8", errors="replace"), str(path))[0]))
-        except (ConfigError, OSError):
-            holds_secrets = False
-    return configfiles.permission_warning(path, holds_secrets)
-
-
 # --- reading -----------------------------------------------------------------------------
 
 def _read(path: Path) -> str:
