@@ -331,7 +331,7 @@ class WooCommerceShop:
             return ()
         if not order.order_id.isdigit():
             raise errors.OrderInvalid(f"its refunds cannot be read: {order.order_id!r} is not a WooCommerce order id")
-        return parse_refunds(order.raw, self._refund_objects(order.order_id))
+        return parse_refunds(order, self._refund_objects(order.order_id))
 
     def _refund_objects(self, order_id: str) -> list[Any]:
         """Every page of the order's refund objects."""

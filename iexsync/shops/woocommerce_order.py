@@ -52,17 +52,16 @@ def parse_order(raw: Any, refunds: list[dict[str, Any]] | None = None) -> Order:
         _without_lone_surrogates(refunds) if refunds is not None else None))
 
 
-def parse_refunds(raw: Any, detailed: Any) -> tuple[Refund, ...]:
+def parse_refunds(order: Order, detailed: Any) -> tuple[Refund, ...]:
     """An order's refunds with their returned lines: `detailed` is what GET
-    /orders/<id>/refunds answered, read in the order's context (`raw`, for its currency)."""
-    if not isinstance(raw, dict):
-        raise OrderInvalid(f"the order is a {type(raw).__name__}, expected a JSON object")
+    /orders/<id>/refunds answered, read in the context of the order `parse_order` made
+    (its currency; its raw payload is already free of lone surrogates)."""
     if not isinstance(detailed, list):
         raise OrderInvalid(f"its refunds are {_show(detailed)}, expected a list")
 
     def read() -> tuple[Refund, ...]:
-        reader = _Reader(_without_lone_surrogates(raw))
-        reader.read_currency()
+        reader = _Reader(order.raw)
+        reader.currency = order.currency
         return reader.refunds(_without_lone_surrogates(detailed))
 
     return _read(("its refunds are", "its refunds have"), read)
