@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,17 +71,27 @@ def time_process(command: list[str], repeat: int, env: dict | None = None, cwd: 
     return statistics.median(times)
 
 
+def alternating_medians(calls: dict[str, Callable[[], object]], rounds: int, batch: int = 1) -> dict[str, float]:
+    """Seconds per call of each, the median of `rounds` rounds in which they take turns
+    (after one warm-up round), `batch` calls at a time: a busy moment on the machine then
+    hits all of them alike, instead of whichever loop happened to run through it."""
+    times: dict[str, list[float]] = {name: [] for name in calls}
+    for attempt in range(rounds + 1):
+        for name, call in calls.items():
+            start = time.perf_counter()
+            for _ in range(batch):
+                call()
+            if attempt:
+                times[name].append((time.perf_counter() - start) / batch)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
 def time_alternating(commands: dict[str, list[str]], repeat: int, env: dict | None = None,
                      cwd: Path | None = None) -> dict[str, float]:
-    """The median wall time of each command, the commands taking turns run by run (after
-    one warm-up round), so that a busy moment on the machine hits all of them alike."""
+    """The median wall time of each command (a whole process), the commands taking turns."""
     full_env = {**os.environ, **(env or {})}
-    times: dict[str, list[float]] = {name: [] for name in commands}
-    for attempt in range(repeat + 1):
-        for name, command in commands.items():
-            start = time.perf_counter()
-            subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                           stdin=subprocess.DEVNULL, env=full_env, cwd=cwd)
-            if attempt:
-                times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(values) for name, values in times.items()}
+    return alternating_medians({
+        name: functools.partial(subprocess.run, command, check=True, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, env=full_env, cwd=cwd)
+        for name, command in commands.items()
+    }, repeat)

@@ -28,14 +28,12 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
-import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
-from bench.common import Figure, iexsync_command, note, time_alternating
+from bench.common import Figure, alternating_medians, iexsync_command, note, time_alternating
 
 CONFIG = """\
 shop: {platform: file, path: orders}
@@ -74,20 +72,6 @@ def build_log(folder: Path, rows: int) -> Path:
     return path
 
 
-def _alternating_medians(first: Callable[[], object], second: Callable[[], object],
-                         rounds: int = 41, batch: int = 50) -> tuple[float, float]:
-    """Seconds per call of each, as the median of `rounds` batches taken in turn: a few
-    microseconds a call, so one long loop of each would mostly measure the machine's mood."""
-    timings: tuple[list[float], list[float]] = ([], [])
-    for _ in range(rounds):
-        for function, kept in ((first, timings[0]), (second, timings[1])):
-            start = time.perf_counter()
-            for _ in range(batch):
-                function()
-            kept.append((time.perf_counter() - start) / batch)
-    return statistics.median(timings[0]), statistics.median(timings[1])
-
-
 def run(quick: bool) -> list[Figure]:
     rows = 100_000 if quick else 1_000_000
     folder = Path(tempfile.mkdtemp(prefix="iexsync-bench-search-"))
@@ -121,7 +105,10 @@ def run(quick: bool) -> list[Figure]:
 
         store = Store(db_path, read_only=True)
         raw = sqlite3.connect(db_path)
-        in_process, raw_query = _alternating_medians(lambda: store.search(number), lambda: raw.execute(query).fetchall())
+        # A few microseconds a call: batches of 50, taken in turn, 41 rounds.
+        medians = alternating_medians({"Store.search": lambda: store.search(number),
+                                       "bare": lambda: raw.execute(query).fetchall()}, rounds=41, batch=50)
+        in_process, raw_query = medians["Store.search"], medians["bare"]
         store.close()
         raw.close()
         figures = []
