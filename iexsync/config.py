@@ -490,7 +490,7 @@ def _remember(text: str, raw: dict[str, Any], secrets: list[tuple], spans: dict[
     try:
         log = _with_defaults(raw.get("log", {}), _CORE_SCHEMA["properties"]["log"])
         entry = {"code": _code_files(tree), "tree": kept, "secrets": located if kept is not None else [],
-                 "holds_secrets": bool(secrets), "log": {"path": log["path"], "lock_path": log.get("lock_path")}}
+                 "holds_secrets": bool(secrets), "log": {"path": log["path"]}}
     except (TypeError, OSError, KeyError, ImportError):
         return
     configfiles.remember(text, entry)

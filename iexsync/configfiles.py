@@ -79,7 +79,7 @@ def _entry_file(text: str) -> str:
 def remembered(text: str) -> dict[str, Any] | None:
     """The entry for this text, environment and code, if the config passed before:
     {"tree": the data before ${ENV}, its secrets None (or no data: None), "secrets": [[path,
-    start, end], …] where each secret stands in `text`, "log": {"path", "lock_path"} before
+    start, end], …] where each secret stands in `text`, "log": {"path"} before
     ${ENV}, "holds_secrets": bool}."""
     try:
         with open(_entry_file(text), "rb") as handle:
