@@ -442,7 +442,7 @@ def test_the_vendors_woocommerce_examples_go_through_with_us_sales_tax(economic_
     import yaml
 
     from iexsync import config
-    from iexsync.shops.woocommerce_order import parse_order
+    from iexsync.shops.woocommerce.order import parse_order
     from tests.test_economic_support import write_economic_config
 
     fake = plug(economic_server, FakeEconomic(base_currency="USD", group_rates={1: D("7.5"), 2: D(0)}))

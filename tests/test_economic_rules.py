@@ -14,11 +14,11 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from iexsync.books.economic_api import dumps, filter_value, resource_id
-from iexsync.books.economic_body import BodyLine, exact_lines, line_net
-from iexsync.books.economic_config import CONFIG_SCHEMA, EconomicSettings
-from iexsync.books.economic_errors import describe_rejection
-from iexsync.books.economic_vat import choose_zone
+from iexsync.books.economic.api import dumps, filter_value, resource_id
+from iexsync.books.economic.body import BodyLine, exact_lines, line_net
+from iexsync.books.economic.config import CONFIG_SCHEMA, EconomicSettings
+from iexsync.books.economic.errors import describe_rejection
+from iexsync.books.economic.vat import choose_zone
 from iexsync.document import Document, DocumentKind, DocumentLine
 from iexsync.errors import MappingError
 from iexsync.model import Address, Customer, LineKind, Totals

@@ -20,7 +20,7 @@ from iexsync import config, mapping
 from iexsync.books.economic import EconomicBooks
 from iexsync.document import Document, DocumentKind
 from iexsync.model import Order
-from iexsync.shops.woocommerce_order import parse_order
+from iexsync.shops.woocommerce.order import parse_order
 from tests.fakes.economic import AGREEMENT_GRANT_TOKEN, APP_SECRET_TOKEN, FakeEconomic
 from tests.fakes.server import FakeServer
 

@@ -15,7 +15,7 @@ from iexsync.mapping import build_credit_note, build_document
 from iexsync.document import DocumentKind
 from iexsync.model import Refund
 from iexsync.money import MoneyError, parse_decimal, round_money
-from iexsync.shops.woocommerce_order import KNOWN_RATES, derive_rate, parse_order
+from iexsync.shops.woocommerce.order import KNOWN_RATES, derive_rate, parse_order
 from tests.conftest import EXAMPLES, REPO
 
 cents = st.integers(min_value=1, max_value=10**9).map(lambda n: Decimal(n).scaleb(-2))

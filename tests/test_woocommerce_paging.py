@@ -16,7 +16,7 @@ import pytest
 from iexsync import errors
 from iexsync.model import Order
 from iexsync.shops.base import BrokenOrder
-from iexsync.shops.woocommerce import WooCommerceShop, _freeze_time, _http_date
+from iexsync.shops.woocommerce.shop import WooCommerceShop, _freeze_time, _http_date
 from tests.fakes.woocommerce import API, FakeWooCommerce, WooServer, _vendor
 
 NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=timezone.utc)

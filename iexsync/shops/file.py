@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 from iexsync.errors import ConfigError, OrderError, OrderInvalid
 from iexsync.model import Order, Refund
 from iexsync.shops.base import BrokenOrder, ShopItem, WebhookDelivery
-from iexsync.shops.woocommerce_order import parse_order
+from iexsync.shops.woocommerce.order import parse_order
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from iexsync.books.economic_config import EconomicSettings
+from iexsync.books.economic.config import EconomicSettings
 from iexsync.document import Document
 from iexsync.errors import MappingError
 from iexsync.model import Customer

@@ -14,9 +14,9 @@ from decimal import Decimal
 from typing import Any
 
 from iexsync import errors
-from iexsync.books.economic_api import EconomicApi, resource_id
-from iexsync.books.economic_cache import OnceCache, Remembered
-from iexsync.books.economic_config import EconomicSettings
+from iexsync.books.economic.api import EconomicApi, resource_id
+from iexsync.toolkit.cache import OnceCache, Remembered
+from iexsync.books.economic.config import EconomicSettings
 
 MAX_PRODUCT_NUMBER = 25
 

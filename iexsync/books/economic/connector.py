@@ -9,7 +9,7 @@ How it keeps the engine's exactly-once promise:
   credit note (`resume`), so a refund is credited once even if its answer was lost.
 
 e-conomic computes VAT itself, from the recipient's VAT zone and each product's group
-(`economic_vat` picks the zone from what the shop charged). Its totals come back on
+(`vat` picks the zone from what the shop charged). Its totals come back on
 the draft and are checked against the shop's within `totals.tolerance`.
 """
 
@@ -25,13 +25,13 @@ from typing import Any, ClassVar
 
 from iexsync import errors
 from iexsync.books.base import Memory
-from iexsync.books.economic_api import EconomicApi, filter_value
-from iexsync.books.economic_body import BodyLine, draft_body, exact_lines
-from iexsync.books.economic_cache import OnceCache, Recent, Remembered
-from iexsync.books.economic_config import CONFIG_SCHEMA, EconomicSettings
-from iexsync.books.economic_customers import CustomerDirectory
-from iexsync.books.economic_products import ProductCatalog
-from iexsync.books.economic_vat import ZoneChoice, choose_zone
+from iexsync.books.economic.api import EconomicApi, filter_value
+from iexsync.books.economic.body import BodyLine, draft_body, exact_lines
+from iexsync.toolkit.cache import OnceCache, Recent, Remembered
+from iexsync.books.economic.config import CONFIG_SCHEMA, EconomicSettings
+from iexsync.books.economic.customers import CustomerDirectory
+from iexsync.books.economic.products import ProductCatalog
+from iexsync.books.economic.vat import ZoneChoice, choose_zone
 from iexsync.document import Document, DocumentKind, DocumentLine, DocumentRef
 from iexsync.model import LineKind, Totals
 from iexsync.money import ZERO

@@ -36,7 +36,7 @@ from iexsync import errors, redaction
 from iexsync.http import Client, classify_status, json_body, strip_query
 from iexsync.shops.base import BrokenOrder, ShopItem, WebhookDelivery, WebhookInvalid
 from iexsync.model import Order, Refund
-from iexsync.shops.woocommerce_order import parse_order, parse_refunds
+from iexsync.shops.woocommerce.order import parse_order, parse_refunds
 from iexsync.timeutil import parse_time
 
 WHAT = "WooCommerce"

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from iexsync.books.economic_customers import street
-from iexsync.books.economic_vat import country_name
+from iexsync.books.economic.customers import street
+from iexsync.books.economic.vat import country_name
 from iexsync.document import Document, DocumentLine
 from iexsync.errors import MappingError
 from iexsync.model import Address

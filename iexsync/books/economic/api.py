@@ -18,7 +18,7 @@ from urllib.parse import quote
 import requests
 
 from iexsync import errors
-from iexsync.books.economic_errors import describe_rejection
+from iexsync.books.economic.errors import describe_rejection
 from iexsync.http import Client, classify_status, strip_query
 from iexsync.redaction import redact
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 from typing import Any
 
 from iexsync import errors
-from iexsync.books.economic_api import EconomicApi, filter_value
-from iexsync.books.economic_cache import OnceCache, Remembered
-from iexsync.books.economic_config import EconomicSettings
-from iexsync.books.economic_vat import country_name, customer_zone
+from iexsync.books.economic.api import EconomicApi, filter_value
+from iexsync.toolkit.cache import OnceCache, Remembered
+from iexsync.books.economic.config import EconomicSettings
+from iexsync.books.economic.vat import country_name, customer_zone
 from iexsync.model import Address, Customer
 
 # match_on → (e-conomic's filterable property, how people call it)

@@ -1,0 +1,1 @@
+"""What every connector needs and none should write again."""
