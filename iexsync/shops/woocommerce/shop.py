@@ -289,14 +289,10 @@ class WooCommerceShop:
                 offset = max(0, offset - (self.per_page - 1))
 
     def _orders_page(self, params: dict[str, Any], offset: int) -> "_Answer":
-        """One page of the order list; any failure stops the run (the cursor stays)."""
-        try:
-            response = self._get("orders", {**params, "offset": offset})
-            body = json_body(response, WHAT)
-        except errors.RemoteUnavailable as exc:
-            raise errors.TemporaryFailure(f"{exc.message}; the run stops and the next one tries again") from None
-        except errors.OrderError as exc:
-            raise errors.UserError(exc.message) from None
+        """One page of the order list. A failure escapes as OrderError; the engine makes it
+        the run's (the cursor stays)."""
+        response = self._get("orders", {**params, "offset": offset})
+        body = json_body(response, WHAT)
         if not isinstance(body, list):
             raise errors.TemporaryFailure(
                 f"{WHAT}: {strip_query(response.url)} answered {_kind(body)} where a list of orders belongs"
