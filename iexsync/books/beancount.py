@@ -113,7 +113,7 @@ class BeancountBooks:
     def create(self, document: Document) -> DocumentRef:
         if document.reference in self._entries():
             raise DocumentExists(_ref(self._entries()[document.reference]))
-        number = str(sum(1 for e in self._entries().values() if e.kind is document.kind) + 1)
+        number = self._next_number(document.kind)
         self._append(self._render(document, number, booked=False))
         return self._require(document.reference)
 
@@ -138,6 +138,21 @@ class BeancountBooks:
         return self._require(ref.reference)
 
     @_serialised
+    def status(self, ref: DocumentRef) -> DocumentRef | None:
+        return self.find(ref.reference, ref.kind)  # the ledger as it is on disk now (edited by hand, say)
+
+    @_serialised
+    def delete(self, ref: DocumentRef) -> DocumentRef | None:
+        """Remove an unbooked entry (a `!` invoice, an order entry); a booked one stays."""
+        entry = self._entries().get(ref.reference)
+        if entry is None:
+            return None
+        if entry.booked:
+            return _ref(entry)
+        self._replace(entry, [])
+        return None
+
+    @_serialised
     def use_memory(self, memory: Any) -> None:
         pass  # the ledger is local: nothing to save a lookup on
 
@@ -148,12 +163,17 @@ class BeancountBooks:
         invoice = self._require_entry(ref.reference)
         if not invoice.booked:
             raise RemoteRejected(f"invoice {invoice.number} is not booked, so it cannot be credited yet")
-        number = str(sum(1 for e in self._entries().values() if e.kind is DocumentKind.CREDIT_NOTE) + 1)
+        number = self._next_number(DocumentKind.CREDIT_NOTE)
         self._append(self._render(document, number, booked=True))
         return self._require(document.reference)
 
     def close(self) -> None:
         pass
+
+    def _next_number(self, kind: DocumentKind) -> str:
+        """One past the highest number of this kind: a deleted draft's number is never reused."""
+        numbers = [int(e.number) for e in self._entries().values() if e.kind is kind and e.number.isdigit()]
+        return str(max(numbers, default=0) + 1)
 
     # --- rendering ---------------------------------------------------------------------------
     def _render(self, document: Document, number: str, *, booked: bool) -> list[str]:
