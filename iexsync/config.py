@@ -52,7 +52,22 @@ _TRANSFER_SCHEMA: dict[str, Any] = {
                 "properties": {"document": {"enum": list(DOCUMENTS)}, "book": {"type": "boolean"}},
             },
         },
-        "refunds": {"enum": ["credit_note", "ignore"], "default": "credit_note", "description": "What a refund becomes."},
+        "refunds": {"enum": ["credit_note", "ignore"], "default": "credit_note",
+                    "description": "What a refund of a transferred invoice becomes, whatever state the order is in now."},
+        "cancelled_states": {
+            "type": "array", "uniqueItems": True, "items": {"type": "string", "minLength": 1}, "default": ["cancelled"],
+            "description": "States that void an order: its documents are handled by cancelled_drafts and cancelled_booked.",
+        },
+        "cancelled_drafts": {
+            "enum": ["delete", "keep"], "default": "delete",
+            "description": "An unbooked document (invoice or order draft) of a cancelled order: delete it, or keep it "
+                           "with a warning naming it.",
+        },
+        "cancelled_booked": {
+            "enum": ["warning", "credit_note"], "default": "warning",
+            "description": "A booked invoice of a cancelled order: a warning naming it, or a credit note for what its "
+                           "refunds do not credit already.",
+        },
         "start_date": {
             "type": ["string", "null"], "format": "date", "default": None,
             "description": "Orders created before this date (YYYY-MM-DD) are not transferred.",
@@ -139,6 +154,9 @@ class TransferSettings:
     overlap_minutes: int
     workers: int
     reference_prefix: str
+    cancelled_states: tuple[str, ...] = ("cancelled",)
+    cancelled_drafts: str = "delete"  # delete | keep
+    cancelled_booked: str = "warning"  # warning | credit_note
 
     def rule_for(self, state: str) -> StateRule | None:
         """What an order in `state` becomes, or None if the state is not allowed."""
@@ -588,6 +606,9 @@ def _typed(path: Path, tree: dict[str, Any], holds_secrets: bool) -> Settings:
             overlap_minutes=transfer["overlap_minutes"],
             workers=transfer["workers"],
             reference_prefix=transfer["reference_prefix"],
+            cancelled_states=tuple(transfer["cancelled_states"]),
+            cancelled_drafts=transfer["cancelled_drafts"],
+            cancelled_booked=transfer["cancelled_booked"],
         ),
         mappings=tree.get("mappings", {}),
         filters=tuple(Filter(f["name"], f["skip_if"]) for f in tree.get("filters", [])),

@@ -266,6 +266,11 @@ class Store:
             ),
         )
 
+    def delete_transfer(self, reference: str) -> None:
+        """Inside a transaction: the document was removed from the accounting system (the
+        draft of a cancelled order); the order may be transferred again later."""
+        self._execute("DELETE FROM transfers WHERE reference = ?", (reference,))
+
     # --- remembered: what connectors learnt in earlier runs (books.base.Memory) -------------
     def recall(self, key: str) -> str | None:
         try:

@@ -141,6 +141,21 @@ class BeancountBooks:
         return self._require(ref.reference)
 
     @_serialised
+    def status(self, ref: DocumentRef) -> DocumentRef | None:
+        return self.find(ref.reference, ref.kind)  # the ledger as it is on disk now (edited by hand, say)
+
+    @_serialised
+    def delete(self, ref: DocumentRef) -> DocumentRef | None:
+        """Remove an unbooked entry (a `!` invoice, an order entry); a booked one stays."""
+        entry = self._entries().get(ref.reference)
+        if entry is None:
+            return None
+        if entry.booked:
+            return _ref(entry)
+        self._replace(entry, [])
+        return None
+
+    @_serialised
     def use_memory(self, memory: Any) -> None:
         pass  # the ledger is local: nothing to save a lookup on
 
@@ -157,6 +172,11 @@ class BeancountBooks:
 
     def close(self) -> None:
         pass
+
+    def _next_number(self, kind: DocumentKind) -> str:
+        """One past the highest number of this kind: a deleted draft's number is never reused."""
+        numbers = [int(e.number) for e in self._entries().values() if e.kind is kind and e.number.isdigit()]
+        return str(max(numbers, default=0) + 1)
 
     # --- rendering ---------------------------------------------------------------------------
     def _render(self, document: Document, number: str, *, booked: bool) -> list[str]:
