@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import copy
 import json
+import re
+import shutil
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -20,7 +22,7 @@ import pytest
 import yaml
 
 from iexsync.store import Store
-from tests.conftest import EXAMPLES, REPO
+from tests.conftest import EXAMPLES, REPO, bean_check, ledger_entries, write_config
 from tests.fakes.economic import FakeEconomic
 from tests.fakes.server import FakeServer
 from tests.fakes.woocommerce import FakeWooCommerce, WooServer
@@ -178,6 +180,19 @@ def test_a_refund_waits_for_the_draft_until_the_bookkeeper_books_it_by_hand(tmp_
     assert books.count("GET /invoices/drafts/{draftInvoiceNumber}") + books.count("GET /invoices/booked") == asked
 
 
+def test_a_refund_waiting_for_a_draft_deleted_by_hand_says_so(tmp_path, shop, server, books, economic_server,
+                                                                cli) -> None:
+    path = configure(tmp_path, server, economic_server, per_state=INVOICE_STATES)
+    demo(shop, 1001)
+    sync(cli, path)
+    del books.drafts[1]  # deleted in e-conomic's screens
+    refund = shop.add_refund(1001, "100.00", "Goodwill")
+    assert sync(cli, path).exit_code == 0
+    assert events(tmp_path, "1001")[-1] == ("warning", (
+        f"Refund {refund['id']} (100.00 DKK) waits: invoice draft 1 is no longer in the accounting system (deleted "
+        "there?), so there is no invoice to credit it against; book the sale and credit the refund there by hand"))
+
+
 # --- 3. refund lines credited as what they were ---------------------------------------------------
 @pytest.mark.parametrize(("order", "lines", "amount", "product", "net", "vat"), [
     # A 25 % / 0 % order (a book at 0 %): the shipping's 12.25 VAT comes back, not a share of both rates.
@@ -233,6 +248,29 @@ def test_a_cancelled_orders_drafts_are_deleted(tmp_path, shop, server, books, ec
     shop.modify(1001, status="completed")
     sync(cli, path)
     assert list(books.drafts) == [2]
+
+
+def test_a_cancelled_orders_draft_leaves_the_ledger_and_its_number_is_not_reused(demo_ledger: Path, cli) -> None:
+    orders = demo_ledger.parent / "examples" / "orders"
+    cli("sync", "--config", demo_ledger)
+    ledger = demo_ledger.parent / "books" / "ledger.beancount"
+    assert "iexsync:woocommerce:1001:invoice" in ledger_entries(ledger)
+    raw = json.loads((orders / "1001.json").read_text())
+    raw.update(status="cancelled", date_modified="2026-03-01T10:00:00", date_modified_gmt="2026-03-01T09:00:00")
+    (orders / "1001.json").write_text(json.dumps(raw))
+    newer = json.loads((orders / "1003.json").read_text()) | {"id": 1011, "number": "1011"}
+    (orders / "1011.json").write_text(json.dumps(newer))
+    cli("sync", "--config", demo_ledger)
+    assert "iexsync:woocommerce:1001:invoice" not in ledger_entries(ledger) and bean_check(ledger) == []
+    invoices = re.findall(r'document: "invoice"\n  document-number: "(\d+)"', ledger.read_text())
+    assert sorted(invoices) == ["2", "3", "4", "5", "6"]  # the deleted draft's number 1 is gone, none is given twice
+
+
+@pytest.fixture
+def demo_ledger(tmp_path: Path) -> Path:
+    """The demo (file shop, Beancount) with completed orders left as invoice drafts."""
+    shutil.copytree(EXAMPLES, tmp_path / "examples" / "orders")
+    return write_config(tmp_path / "config.yaml", {"transfer": {"per_state": INVOICE_STATES}})
 
 
 def test_a_cancelled_orders_draft_kept_by_config_is_named_in_a_warning(tmp_path, shop, server, books,
