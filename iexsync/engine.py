@@ -312,8 +312,8 @@ class Engine:
             self.store.save_transfer(replace(transfer, number=now.number, remote_id=now.remote_id, booked=now.booked))
             message = (f"The order was cancelled, but {_label(transfer)} was booked in the accounting system "
                        f"meanwhile, as {document_label(now.kind, now.number, now.booked)}; it was not deleted")
-            self._log_in_transaction(order, Step(Outcome.WARNING, message), due=True, ref=replace(now, reference=transfer.reference),
-                                     source=order.raw)
+            self._log_in_transaction(order, Step(Outcome.WARNING, message), due=True,
+                                     ref=replace(now, reference=transfer.reference), source=order.raw)
         raise _Stop()
 
     def _under_intent(self, order: Order, intent: Intent, call: Callable[[], T], done: str) -> T:

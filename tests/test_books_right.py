@@ -13,7 +13,7 @@ import copy
 import json
 import re
 import shutil
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -147,31 +147,44 @@ def test_a_fully_refunded_order_is_credited_though_refunded_is_not_an_allowed_st
 
 
 # --- 2. a refund waits for a draft only until the bookkeeper books it ---------------------------
-def test_a_refund_waits_for_the_draft_until_the_bookkeeper_books_it_by_hand(tmp_path, shop, server, books,
+def test_a_refund_waits_for_the_draft_until_the_bookkeeper_books_it_by_hand(tmp_path, server, books,
                                                                              economic_server, cli) -> None:
-    path = configure(tmp_path, server, economic_server, per_state=INVOICE_STATES)
+    # The shop's clock an hour behind and no overlap: a run re-reads only what changed since the
+    # last, so the waiting order is looked at again because it is due, not because it is recent.
+    shop = server.use(FakeWooCommerce(ENV["WOO_KEY"], ENV["WOO_SECRET"], utc_offset=timedelta(hours=1),
+                                      now=lambda: datetime.now(timezone.utc) - timedelta(hours=1)))
+    path = configure(tmp_path, server, economic_server, per_state=INVOICE_STATES, overlap_minutes=0)
     raw = demo(shop, 1001)
+    demo(shop, 1003)
     sync(cli, path)
-    assert list(books.drafts) == [1] and not books.booked
+    assert sorted(books.drafts) == [1, 2] and not books.booked
+    ((_, invoice),) = books.documents_with_reference("iexsync:woocommerce:1001:invoice")
+    draft = invoice["draftInvoiceNumber"]  # the orders go through four workers: either may be first
     refund = shop.add_refund(1001, "590.00", "Broken vase", line_items=refunded_products(raw, 1))
     assert sync(cli, path).exit_code == 0
-    waits = (f"Refund {refund['id']} (590.00 DKK) waits: invoice draft 1 is not booked in the accounting system "
+    waits = (f"Refund {refund['id']} (590.00 DKK) waits: invoice draft {draft} is not booked in the accounting system "
              "(checked now); the refund is credited on the first run after it is booked")
     assert events(tmp_path, "1001")[-1] == ("warning", waits)
 
-    # Still a draft: each run asks e-conomic once (GET the draft), writes nothing, repeats nothing.
-    asked, before, logged = books.count("GET /invoices/drafts/{draftInvoiceNumber}"), writes(books), events(tmp_path, "1001")
+    # Still a draft: each run asks e-conomic once (GET the draft), writes nothing, repeats nothing,
+    # also once other orders' changes have moved the cursor past it.
+    shop.modify(1003, customer_note="gift wrap")
+    shop.modify(1003, customer_note="gift wrap, please")
+    asked, logged = books.count("GET /invoices/drafts/{draftInvoiceNumber}"), events(tmp_path, "1001")
     sync(cli, path)
-    assert books.count("GET /invoices/drafts/{draftInvoiceNumber}") == asked + 1
+    before = writes(books)
+    sync(cli, path)
+    assert books.count("GET /invoices/drafts/{draftInvoiceNumber}") == asked + 2
     assert writes(books) == before and events(tmp_path, "1001") == logged
 
     # The bookkeeper books the draft in e-conomic; the order itself does not change.
-    number = books.book_by_hand(1)
+    number = books.book_by_hand(draft)
     assert sync(cli, path).exit_code == 0
     (credit,) = credit_notes(books)
     assert (credit["grossAmount"], credit["vatAmount"]) == (Decimal("-590.00"), Decimal("-118.00"))
     assert events(tmp_path, "1001")[-2:] == [
-        ("booked", f"Invoice draft 1 was booked in the accounting system (by hand) as booked invoice {number}; recorded"),
+        ("booked", f"Invoice draft {draft} was booked in the accounting system (by hand) as booked invoice {number}; "
+                   "recorded"),
         ("credited", f"Refund {refund['id']} credited as credit note {credit['bookedInvoiceNumber']}"),
     ]
     # Settled: no more asking.
