@@ -263,6 +263,22 @@ def test_a_cancelled_orders_drafts_are_deleted(tmp_path, shop, server, books, ec
     assert list(books.drafts) == [2]
 
 
+def test_a_cancelled_orders_draft_booked_by_hand_meanwhile_is_not_deleted(tmp_path, shop, server, books,
+                                                                          economic_server, cli) -> None:
+    path = configure(tmp_path, server, economic_server, per_state=INVOICE_STATES)
+    demo(shop, 1001)
+    sync(cli, path)
+    number = books.book_by_hand(1)
+    shop.modify(1001, status="cancelled")
+    assert sync(cli, path).exit_code == 0
+    assert list(books.booked) == [number] and books.drafts == {}  # a booked invoice is never removed
+    assert events(tmp_path, "1001")[-1] == ("warning", (
+        f"The order was cancelled, but invoice draft 1 was booked in the accounting system meanwhile, as booked "
+        f"invoice {number}; it was not deleted"))
+    sync(cli, path)  # due: decided again as the booked invoice of a cancelled order
+    assert events(tmp_path, "1001")[-1][1].startswith(f"The order was cancelled after booked invoice {number} was booked")
+
+
 def test_a_cancelled_orders_draft_leaves_the_ledger_and_its_number_is_not_reused(demo_ledger: Path, cli) -> None:
     orders = demo_ledger.parent / "examples" / "orders"
     cli("sync", "--config", demo_ledger)
