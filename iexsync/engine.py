@@ -222,13 +222,15 @@ class Engine:
     def decide(self, order: Order, refunds: Callable[[], tuple[Refund, ...]]) -> list[Step]:
         """The planner's steps for `order`, from one read of its transfers in the log.
 
-        Before a step that says a refund waits for a draft to be booked, the accounting system
-        is asked whether it is booked now (the bookkeeper books drafts by hand when `book` is
-        off): booked, it is recorded so, and the order is decided again, so the refund is
-        credited; still a draft, the wait is true."""
+        Before a step that says a refund waits for a draft to be booked, or that would update
+        a draft, the accounting system is asked whether it is booked now (the bookkeeper books
+        drafts by hand when `book` is off): booked, it is recorded so, and the order is decided
+        again, so the refund is credited and a booked invoice is never updated; still a draft,
+        the wait is true."""
         transfers = self.store.transfers_for(order.order_id)
         steps = planner.decide(order, self.settings, transfers, refunds)
-        waited_for = {step.transfer.reference: step.transfer for step in steps if step.waits and step.transfer}
+        waited_for = {step.transfer.reference: step.transfer for step in steps
+                      if step.transfer and (step.waits or step.action is Action.UPDATE)}
         booked, gone = {}, set()
         for reference, transfer in waited_for.items():
             now = self.books.status(_ref(transfer))

@@ -193,6 +193,25 @@ def test_a_refund_waits_for_the_draft_until_the_bookkeeper_books_it_by_hand(tmp_
     assert books.count("GET /invoices/drafts/{draftInvoiceNumber}") + books.count("GET /invoices/booked") == asked
 
 
+def test_a_draft_booked_by_hand_is_not_updated_when_the_order_changes(tmp_path, shop, server, books,
+                                                                      economic_server, cli) -> None:
+    path = configure(tmp_path, server, economic_server, per_state=INVOICE_STATES)
+    demo(shop, 1001)
+    sync(cli, path)
+    number = books.book_by_hand(1)
+    shop.modify(1001, shipping_lines=[], shipping_total="0.00", shipping_tax="0.00", total="1585.00",
+                total_tax="317.00")
+    assert sync(cli, path).exit_code == 0  # not an error: the booking is recorded, the difference named
+    assert books.count("PUT /invoices/drafts/{draftInvoiceNumber}") == 0
+    assert events(tmp_path, "1001")[-2:] == [
+        ("booked", f"Invoice draft 1 was booked in the accounting system (by hand) as booked invoice {number}; "
+                   "recorded"),
+        ("warning", f"The order's amounts changed after invoice {number} was booked (net 1317.00 → 1268.00, "
+                    "vat 329.25 → 317.00, gross 1646.25 → 1585.00 DKK); a booked document is never changed: "
+                    "correct it in the accounting system (e.g. with a credit note)"),
+    ]
+
+
 def test_a_refund_waiting_for_a_draft_deleted_by_hand_says_so(tmp_path, shop, server, books, economic_server,
                                                                 cli) -> None:
     path = configure(tmp_path, server, economic_server, per_state=INVOICE_STATES)
