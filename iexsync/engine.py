@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from iexsync import planner
 from iexsync.books.base import Books
@@ -37,6 +37,8 @@ from iexsync.planner import NOT_ALLOWED, OUTCOME_OF, Action, Outcome, Step
 from iexsync.shops.base import BrokenOrder, Shop, ShopItem
 from iexsync.store import Intent, Store, Transfer
 from iexsync.timeutil import iso, parse_time, utc_now
+
+T = TypeVar("T")
 
 __all__ = ["Engine", "Event", "KEPT_EVENTS", "NOT_ALLOWED", "OrderPool", "RunResult", "Step", "changed_orders"]
 
@@ -220,21 +222,26 @@ class Engine:
     def decide(self, order: Order, refunds: Callable[[], tuple[Refund, ...]]) -> list[Step]:
         """The planner's steps for `order`, from one read of its transfers in the log.
 
-        Before a step that says a refund waits for a draft to be booked, the accounting system
-        is asked whether it is booked now (the bookkeeper books drafts by hand when `book` is
-        off): booked, it is recorded so, and the order is decided again, so the refund is
-        credited; still a draft, the wait is true."""
+        Before a step that says a refund waits for a draft to be booked, or that would update
+        a draft, the accounting system is asked whether it is booked now (the bookkeeper books
+        drafts by hand when `book` is off): booked, it is recorded so, and the order is decided
+        again, so the refund is credited and a booked invoice is never updated; still a draft,
+        the wait is true."""
         transfers = self.store.transfers_for(order.order_id)
         steps = planner.decide(order, self.settings, transfers, refunds)
-        waited_for = {step.transfer.reference: step.transfer for step in steps if step.waits and step.transfer}
-        booked = {}
+        waited_for = {step.transfer.reference: step.transfer for step in steps
+                      if step.transfer and (step.waits or step.action is Action.UPDATE)}
+        booked, gone = {}, set()
         for reference, transfer in waited_for.items():
             now = self.books.status(_ref(transfer))
-            if now is not None and now.booked:
+            if now is None:
+                gone.add(reference)
+            elif now.booked:
                 booked[reference] = self._booked_by_hand(order, transfer, now)
-        if not booked:
-            return steps
-        return planner.decide(order, self.settings, [booked.get(t.reference, t) for t in transfers], refunds)
+        if booked:
+            steps = planner.decide(order, self.settings, [booked.get(t.reference, t) for t in transfers], refunds)
+        return [_gone(step) if step.waits and step.transfer and step.transfer.reference in gone else step
+                for step in steps]
 
     def _booked_by_hand(self, order: Order, transfer: Transfer, now: DocumentRef) -> Transfer:
         """Record a draft booked in the accounting system by someone else, and say so."""
@@ -268,22 +275,7 @@ class Engine:
             kind=document.kind.value, fingerprint=document.fingerprint(), totals=planner.money(document),
             refund_id=document.refund_id, run=self.store.run,
         )
-        self.store.open_intent(intent)
-        try:
-            ref = self._existing(step, document) or self._call(step, document)
-        except DocumentExists as exc:
-            ref = _adopted(exc.ref)
-        except OutcomeUnknown as exc:
-            # The intent stays open: the next run looks the reference up before writing again.
-            self._log_failure(order.order_id, order.number, order.state, exc, order,
-                              suffix="; whether it was written is checked in the accounting system on the next run")
-            raise _Stop() from None
-        except OrderError as exc:
-            with self.store.transaction():
-                self.store.close_intent(reference)
-                self._log_in_transaction(order, _failure_step(exc), due=exc.transient, source=order.raw)
-            raise _Stop() from None
-        # Anything else (credentials, the log, a bug) stops the run with the intent open.
+        ref = self._under_intent(order, intent, lambda: self._write(step, document), "written")
         recorded = _transfer(intent, ref)
         if ref.remote_id in (_ADOPTED, _CONVERTED):
             recorded = replace(recorded, remote_id="", fingerprint="")  # content unknown: a draft is updated next
@@ -310,18 +302,7 @@ class Engine:
             action=Action.DELETE.value, kind=transfer.kind.value, fingerprint=transfer.fingerprint,
             totals=transfer.totals, refund_id=transfer.refund_id, run=self.store.run,
         )
-        self.store.open_intent(intent)
-        try:
-            now = self.books.delete(_ref(transfer))
-        except OutcomeUnknown as exc:
-            self._log_failure(order.order_id, order.number, order.state, exc, order,
-                              suffix="; whether it was deleted is checked in the accounting system on the next run")
-            raise _Stop() from None
-        except OrderError as exc:
-            with self.store.transaction():
-                self.store.close_intent(transfer.reference)
-                self._log_in_transaction(order, _failure_step(exc), due=exc.transient, source=order.raw)
-            raise _Stop() from None
+        now = self._under_intent(order, intent, lambda: self.books.delete(_ref(transfer)), "deleted")
         with self.store.transaction():
             self.store.close_intent(transfer.reference)
             if now is None:
@@ -333,9 +314,34 @@ class Engine:
             self.store.save_transfer(replace(transfer, number=now.number, remote_id=now.remote_id, booked=now.booked))
             message = (f"The order was cancelled, but {_label(transfer)} was booked in the accounting system "
                        f"meanwhile, as {document_label(now.kind, now.number, now.booked)}; it was not deleted")
-            self._log_in_transaction(order, Step(Outcome.WARNING, message), due=True, ref=replace(now, reference=transfer.reference),
-                                     source=order.raw)
+            self._log_in_transaction(order, Step(Outcome.WARNING, message), due=True,
+                                     ref=replace(now, reference=transfer.reference), source=order.raw)
         raise _Stop()
+
+    def _under_intent(self, order: Order, intent: Intent, call: Callable[[], T], done: str) -> T:
+        """Commit the intent, then make the remote call. A definite refusal closes the intent
+        with the order's error; an unknown outcome leaves it open, for the next run to settle
+        by lookup, never by a blind retry. Either way the order's later steps wait (_Stop).
+        Anything else (credentials, the log, a bug) stops the run with the intent open.
+        The caller records the result and closes the intent in one transaction."""
+        self.store.open_intent(intent)
+        try:
+            return call()
+        except OutcomeUnknown as exc:
+            self._log_failure(order.order_id, order.number, order.state, exc, order,
+                              suffix=f"; whether it was {done} is checked in the accounting system on the next run")
+            raise _Stop() from None
+        except OrderError as exc:
+            with self.store.transaction():
+                self.store.close_intent(intent.reference)
+                self._log_in_transaction(order, _failure_step(exc), due=exc.transient, source=order.raw)
+            raise _Stop() from None
+
+    def _write(self, step: Step, document: Document) -> DocumentRef:
+        try:
+            return self._existing(step, document) or self._call(step, document)
+        except DocumentExists as exc:
+            return _adopted(exc.ref)
 
     def _existing(self, step: Step, document: Document) -> DocumentRef | None:
         """Before a create, look for the document in the accounting system where it may be
@@ -570,6 +576,15 @@ _CONVERTED = "\x00converted"  # ... found as the invoice the bookkeeper made fro
 
 def _adopted(ref: DocumentRef) -> DocumentRef:
     return replace(ref, remote_id=_ADOPTED)
+
+
+def _gone(step: Step) -> Step:
+    """A refund's wait for a draft that is no longer in the accounting system, said so."""
+    assert step.transfer is not None
+    refund = step.message.split(" waits: ", 1)[0]
+    return replace(step, message=(
+        f"{refund} waits: {_label(step.transfer)} is no longer in the accounting system (deleted there?), so there "
+        "is no invoice to credit it against; book the sale and credit the refund there by hand"))
 
 
 def _waits(steps: list[Step]) -> bool:

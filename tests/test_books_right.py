@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import copy
 import json
-from datetime import timedelta
+import re
+import shutil
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -20,7 +22,7 @@ import pytest
 import yaml
 
 from iexsync.store import Store
-from tests.conftest import EXAMPLES, REPO
+from tests.conftest import EXAMPLES, REPO, bean_check, ledger_entries, write_config
 from tests.fakes.economic import FakeEconomic
 from tests.fakes.server import FakeServer
 from tests.fakes.woocommerce import FakeWooCommerce, WooServer
@@ -145,37 +147,82 @@ def test_a_fully_refunded_order_is_credited_though_refunded_is_not_an_allowed_st
 
 
 # --- 2. a refund waits for a draft only until the bookkeeper books it ---------------------------
-def test_a_refund_waits_for_the_draft_until_the_bookkeeper_books_it_by_hand(tmp_path, shop, server, books,
+def test_a_refund_waits_for_the_draft_until_the_bookkeeper_books_it_by_hand(tmp_path, server, books,
                                                                              economic_server, cli) -> None:
-    path = configure(tmp_path, server, economic_server, per_state=INVOICE_STATES)
+    # The shop's clock an hour behind and no overlap: a run re-reads only what changed since the
+    # last, so the waiting order is looked at again because it is due, not because it is recent.
+    shop = server.use(FakeWooCommerce(ENV["WOO_KEY"], ENV["WOO_SECRET"], utc_offset=timedelta(hours=1),
+                                      now=lambda: datetime.now(timezone.utc) - timedelta(hours=1)))
+    path = configure(tmp_path, server, economic_server, per_state=INVOICE_STATES, overlap_minutes=0)
     raw = demo(shop, 1001)
+    demo(shop, 1003)
     sync(cli, path)
-    assert list(books.drafts) == [1] and not books.booked
+    assert sorted(books.drafts) == [1, 2] and not books.booked
+    ((_, invoice),) = books.documents_with_reference("iexsync:woocommerce:1001:invoice")
+    draft = invoice["draftInvoiceNumber"]  # the orders go through four workers: either may be first
     refund = shop.add_refund(1001, "590.00", "Broken vase", line_items=refunded_products(raw, 1))
     assert sync(cli, path).exit_code == 0
-    waits = (f"Refund {refund['id']} (590.00 DKK) waits: invoice draft 1 is not booked in the accounting system "
+    waits = (f"Refund {refund['id']} (590.00 DKK) waits: invoice draft {draft} is not booked in the accounting system "
              "(checked now); the refund is credited on the first run after it is booked")
     assert events(tmp_path, "1001")[-1] == ("warning", waits)
 
-    # Still a draft: each run asks e-conomic once (GET the draft), writes nothing, repeats nothing.
-    asked, before, logged = books.count("GET /invoices/drafts/{draftInvoiceNumber}"), writes(books), events(tmp_path, "1001")
+    # Still a draft: each run asks e-conomic once (GET the draft), writes nothing, repeats nothing,
+    # also once other orders' changes have moved the cursor past it.
+    shop.modify(1003, customer_note="gift wrap")
+    shop.modify(1003, customer_note="gift wrap, please")
+    asked, logged = books.count("GET /invoices/drafts/{draftInvoiceNumber}"), events(tmp_path, "1001")
     sync(cli, path)
-    assert books.count("GET /invoices/drafts/{draftInvoiceNumber}") == asked + 1
+    before = writes(books)
+    sync(cli, path)
+    assert books.count("GET /invoices/drafts/{draftInvoiceNumber}") == asked + 2
     assert writes(books) == before and events(tmp_path, "1001") == logged
 
     # The bookkeeper books the draft in e-conomic; the order itself does not change.
-    number = books.book_by_hand(1)
+    number = books.book_by_hand(draft)
     assert sync(cli, path).exit_code == 0
     (credit,) = credit_notes(books)
     assert (credit["grossAmount"], credit["vatAmount"]) == (Decimal("-590.00"), Decimal("-118.00"))
     assert events(tmp_path, "1001")[-2:] == [
-        ("booked", f"Invoice draft 1 was booked in the accounting system (by hand) as booked invoice {number}; recorded"),
+        ("booked", f"Invoice draft {draft} was booked in the accounting system (by hand) as booked invoice {number}; "
+                   "recorded"),
         ("credited", f"Refund {refund['id']} credited as credit note {credit['bookedInvoiceNumber']}"),
     ]
     # Settled: no more asking.
     asked = books.count("GET /invoices/drafts/{draftInvoiceNumber}") + books.count("GET /invoices/booked")
     sync(cli, path)
     assert books.count("GET /invoices/drafts/{draftInvoiceNumber}") + books.count("GET /invoices/booked") == asked
+
+
+def test_a_draft_booked_by_hand_is_not_updated_when_the_order_changes(tmp_path, shop, server, books,
+                                                                      economic_server, cli) -> None:
+    path = configure(tmp_path, server, economic_server, per_state=INVOICE_STATES)
+    demo(shop, 1001)
+    sync(cli, path)
+    number = books.book_by_hand(1)
+    shop.modify(1001, shipping_lines=[], shipping_total="0.00", shipping_tax="0.00", total="1585.00",
+                total_tax="317.00")
+    assert sync(cli, path).exit_code == 0  # not an error: the booking is recorded, the difference named
+    assert books.count("PUT /invoices/drafts/{draftInvoiceNumber}") == 0
+    assert events(tmp_path, "1001")[-2:] == [
+        ("booked", f"Invoice draft 1 was booked in the accounting system (by hand) as booked invoice {number}; "
+                   "recorded"),
+        ("warning", f"The order's amounts changed after invoice {number} was booked (net 1317.00 → 1268.00, "
+                    "vat 329.25 → 317.00, gross 1646.25 → 1585.00 DKK); a booked document is never changed: "
+                    "correct it in the accounting system (e.g. with a credit note)"),
+    ]
+
+
+def test_a_refund_waiting_for_a_draft_deleted_by_hand_says_so(tmp_path, shop, server, books, economic_server,
+                                                                cli) -> None:
+    path = configure(tmp_path, server, economic_server, per_state=INVOICE_STATES)
+    demo(shop, 1001)
+    sync(cli, path)
+    del books.drafts[1]  # deleted in e-conomic's screens
+    refund = shop.add_refund(1001, "100.00", "Goodwill")
+    assert sync(cli, path).exit_code == 0
+    assert events(tmp_path, "1001")[-1] == ("warning", (
+        f"Refund {refund['id']} (100.00 DKK) waits: invoice draft 1 is no longer in the accounting system (deleted "
+        "there?), so there is no invoice to credit it against; book the sale and credit the refund there by hand"))
 
 
 # --- 3. refund lines credited as what they were ---------------------------------------------------
@@ -233,6 +280,45 @@ def test_a_cancelled_orders_drafts_are_deleted(tmp_path, shop, server, books, ec
     shop.modify(1001, status="completed")
     sync(cli, path)
     assert list(books.drafts) == [2]
+
+
+def test_a_cancelled_orders_draft_booked_by_hand_meanwhile_is_not_deleted(tmp_path, shop, server, books,
+                                                                          economic_server, cli) -> None:
+    path = configure(tmp_path, server, economic_server, per_state=INVOICE_STATES)
+    demo(shop, 1001)
+    sync(cli, path)
+    number = books.book_by_hand(1)
+    shop.modify(1001, status="cancelled")
+    assert sync(cli, path).exit_code == 0
+    assert list(books.booked) == [number] and books.drafts == {}  # a booked invoice is never removed
+    assert events(tmp_path, "1001")[-1] == ("warning", (
+        f"The order was cancelled, but invoice draft 1 was booked in the accounting system meanwhile, as booked "
+        f"invoice {number}; it was not deleted"))
+    sync(cli, path)  # due: decided again as the booked invoice of a cancelled order
+    assert events(tmp_path, "1001")[-1][1].startswith(f"The order was cancelled after booked invoice {number} was booked")
+
+
+def test_a_cancelled_orders_draft_leaves_the_ledger_and_its_number_is_not_reused(demo_ledger: Path, cli) -> None:
+    orders = demo_ledger.parent / "examples" / "orders"
+    cli("sync", "--config", demo_ledger)
+    ledger = demo_ledger.parent / "books" / "ledger.beancount"
+    assert "iexsync:woocommerce:1001:invoice" in ledger_entries(ledger)
+    raw = json.loads((orders / "1001.json").read_text())
+    raw.update(status="cancelled", date_modified="2026-03-01T10:00:00", date_modified_gmt="2026-03-01T09:00:00")
+    (orders / "1001.json").write_text(json.dumps(raw))
+    newer = json.loads((orders / "1003.json").read_text()) | {"id": 1011, "number": "1011"}
+    (orders / "1011.json").write_text(json.dumps(newer))
+    cli("sync", "--config", demo_ledger)
+    assert "iexsync:woocommerce:1001:invoice" not in ledger_entries(ledger) and bean_check(ledger) == []
+    invoices = re.findall(r'document: "invoice"\n  document-number: "(\d+)"', ledger.read_text())
+    assert sorted(invoices) == ["2", "3", "4", "5", "6"]  # the deleted draft's number 1 is gone, none is given twice
+
+
+@pytest.fixture
+def demo_ledger(tmp_path: Path) -> Path:
+    """The demo (file shop, Beancount) with completed orders left as invoice drafts."""
+    shutil.copytree(EXAMPLES, tmp_path / "examples" / "orders")
+    return write_config(tmp_path / "config.yaml", {"transfer": {"per_state": INVOICE_STATES}})
 
 
 def test_a_cancelled_orders_draft_kept_by_config_is_named_in_a_warning(tmp_path, shop, server, books,

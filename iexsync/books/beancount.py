@@ -94,7 +94,7 @@ class BeancountBooks:
         self._index: dict[str, _Entry] | None = None  # reference → entry, read once per run
         self._lock = threading.RLock()  # orders run on threads; the ledger is one file
         self._opened: set[str] = set()
-        self._counts: Counter[DocumentKind] = Counter()  # entries of each kind: the next number
+        self._counts: Counter[DocumentKind] = Counter()  # the highest number of each kind: the next is one more
         self._ending = b""  # the ledger's last two bytes: how the next append must begin
 
     @classmethod
@@ -173,11 +173,6 @@ class BeancountBooks:
     def close(self) -> None:
         pass
 
-    def _next_number(self, kind: DocumentKind) -> str:
-        """One past the highest number of this kind: a deleted draft's number is never reused."""
-        numbers = [int(e.number) for e in self._entries().values() if e.kind is kind and e.number.isdigit()]
-        return str(max(numbers, default=0) + 1)
-
     # --- rendering ---------------------------------------------------------------------------
     def _render(self, document: Document, number: str, *, booked: bool) -> list[str]:
         title = {
@@ -253,7 +248,10 @@ class BeancountBooks:
         assert self._index is not None
         for entry in entries:
             self._index[entry.reference] = entry
-            self._counts[entry.kind] += 1
+            # The highest number of each kind, not how many: after a draft was deleted (a
+            # cancelled order's) the next number must still be a new one.
+            highest = self._counts[entry.kind]
+            self._counts[entry.kind] = max(highest, int(entry.number) if entry.number.isdigit() else highest + 1)
         self._opened |= opened
 
     def _next_number(self, kind: DocumentKind) -> str:
