@@ -61,11 +61,27 @@ def sync(config_path: Path | str, *, dry_run: bool, order_ids: list[str] | None,
         echo(json.dumps(result.planned, indent=2, ensure_ascii=False))
     if verbose or dry_run or sys.stdout.isatty():
         _summary(result, echo)
-    elif result.errors:
-        for event in result.events:
-            if event.outcome == "error":
-                echo(f"order {event.order}: {event.message}", err=True)
+    else:
+        for line in needs_a_human(result.events):
+            echo(line, err=True)
     return EXIT_ORDER_ERRORS if result.errors else 0
+
+
+NEEDS_A_HUMAN = ("error", "warning")
+
+
+def needs_a_human(events: Sequence[Any]) -> list[str]:
+    """The run's new errors and warnings, one line each, for cron to mail. A warning asks for
+    action (a booked invoice whose order changed, a refund waiting for a booking, a draft left
+    behind), so it is said even when nothing failed; each is said once, as the log writes a
+    repeated event only once."""
+    lines = []
+    for event in events:
+        if event.outcome in NEEDS_A_HUMAN:
+            document = f" ({event.document})" if event.document else ""
+            label = "warning: " if event.outcome == "warning" else ""
+            lines.append(f"order {event.order}{document}: {label}{event.message}")
+    return lines
 
 
 def _summary(result: Any, echo: Echo) -> None:

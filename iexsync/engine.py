@@ -33,6 +33,7 @@ from iexsync.config import Settings
 from iexsync.document import Document, DocumentKind, DocumentRef
 from iexsync.errors import DocumentExists, OrderError, OutcomeUnknown
 from iexsync.model import Order, Refund
+from iexsync.naming import document_name
 from iexsync.shops.base import BrokenOrder, Shop, ShopItem
 from iexsync.store import Intent, Store, Transfer
 from iexsync.timeutil import iso, parse_time, utc_now
@@ -273,12 +274,12 @@ class Engine:
                 if transfer_rules.update_drafts:
                     steps.append(Step("updated", "The order changed: {document} updated", "update", document, existing))
                 else:
-                    steps.append(Step("warning", f"The order changed after its {_kind_name(kind)} {existing.number} "
+                    steps.append(Step("warning", f"The order changed after its {document_name(kind, existing.number, False)} "
                                       "was made; update_drafts is off, so it was left as it is"))
         elif _money(document) != existing.totals:
             steps.append(Step("warning", _booked_difference(existing, document)))
         if rule.book and kind is DocumentKind.INVOICE and not (existing and existing.booked):
-            steps.append(Step("booked", "Booked {document}", "book", document))
+            steps.append(Step("booked", "Booked as {document}", "book", document))
         if transfer_rules.refunds == "credit_note" and kind is DocumentKind.INVOICE and order.refunds:
             steps += self._credit_steps(order, document, existing, refunds or (lambda: self.shop.refunds(order)))
         return steps
@@ -345,9 +346,9 @@ class Engine:
         with self.store.transaction():
             self.store.save_transfer(recorded)
             self.store.close_intent(reference)
-            message = step.message.format(document=f"{_kind_name(ref.kind)} {ref.number}")
+            message = step.message.format(document=_ref_name(ref))
             if ref.remote_id == _ADOPTED:
-                message = (f"Already in the accounting system as {_kind_name(ref.kind)} {ref.number} "
+                message = (f"Already in the accounting system as {_ref_name(ref)} "
                            "(found by its reference); recorded, not written again")
             done = Step(step.outcome, message, step.action, document)
             self._log_in_transaction(order, done, ref=ref, source=order.raw, target=document.to_json(), seen=seen)
@@ -414,11 +415,12 @@ class Engine:
                         outcome = "booked" if intent.action == "book" else OUTCOME_OF[intent.action]
                         self.store.log(
                             order_id=intent.order_id, order_number=intent.order_number, state="", outcome=outcome,
-                            message=(f"Recovered after an interrupted run: {_kind_name(found.kind)} {found.number} "
+                            message=(f"Recovered after an interrupted run: {_ref_name(found)} "
                                      "was found in the accounting system by its reference"),
                             document_kind=found.kind.value, document_number=found.number,
+                            document_booked=found.booked,
                         )
-                        self._count(Event(intent.order_number, "", outcome, f"{_kind_name(found.kind)} {found.number}",
+                        self._count(Event(intent.order_number, "", outcome, _ref_name(found),
                                           "recovered after an interrupted run"))
                 self.store.close_intent(intent.reference)
                 self.store.mark_due(intent.order_id)
@@ -455,11 +457,12 @@ class Engine:
         logged = self.store.log(
             order_id=order_id, order_number=number, state=state, outcome=step.outcome, message=step.message,
             document_kind=ref.kind.value if ref else "", document_number=ref.number if ref else "",
+            document_booked=ref.booked if ref else None,
             email=email, source=source, target=target, signature=None if forced else signature, due=due,
             config=self.settings.fingerprint, seen=seen,
         )
         if logged:
-            document = f"{_kind_name(ref.kind)} {ref.number}" if ref else ""
+            document = _ref_name(ref) if ref else ""
             self._count(Event(number or order_id, state, step.outcome, document, step.message))
 
     def _count(self, event: Event) -> None:
@@ -573,7 +576,7 @@ def _money(document: Document) -> dict[str, str]:
 def _booked_difference(existing: Transfer, document: Document) -> str:
     before, now = existing.totals, _money(document)
     parts = [f"{key} {before.get(key)} → {now[key]}" for key in ("net", "vat", "gross") if before.get(key) != now[key]]
-    return (f"The order's amounts changed after {_kind_name(DocumentKind(existing.kind))} {existing.number} was booked "
+    return (f"The order's amounts changed after it was booked as {document_name(existing.kind, existing.number, True)} "
             f"({', '.join(parts)} {document.currency}); a booked document is never changed: correct it in the "
             "accounting system (e.g. with a credit note)")
 
@@ -604,6 +607,11 @@ def _booked(transfer: Transfer | None) -> bool:
 def _ref(transfer: Transfer) -> DocumentRef:
     return DocumentRef(reference=transfer.reference, kind=DocumentKind(transfer.kind), number=transfer.number,
                        remote_id=transfer.remote_id, booked=transfer.booked)
+
+
+def _ref_name(ref: DocumentRef) -> str:
+    """"invoice draft 1", "booked invoice 20003": a draft and a booked invoice are told apart."""
+    return document_name(ref.kind, ref.number, ref.booked)
 
 
 def _kind_name(kind: DocumentKind) -> str:

@@ -83,7 +83,14 @@ def m004_order_seen(db: Any) -> None:
     db["order_status"].add_column("seen", str, not_null_default="")
 
 
-STEPS = (m001_initial, m002_inbox, m003_remembered, m004_order_seen)
+def m005_document_booked(db: Any) -> None:
+    """Whether the document an event names was booked: a draft and a booked invoice are two
+    documents with numbers from two series, named apart ("invoice draft 1", "booked invoice
+    1"). NULL on rows from before: not known."""
+    db["events"].add_column("document_booked", int)
+
+
+STEPS = (m001_initial, m002_inbox, m003_remembered, m004_order_seen, m005_document_booked)
 
 
 def apply(conn: sqlite3.Connection) -> None:

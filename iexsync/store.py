@@ -166,6 +166,7 @@ class Store:
         message: str,
         document_kind: str = "",
         document_number: str = "",
+        document_booked: bool | None = None,
         email: str = "",
         source: Any = None,
         target: Any = None,
@@ -194,10 +195,11 @@ class Store:
             return False
         self._execute(
             "INSERT INTO events (time, run, order_id, order_number, state, outcome, document_kind, document_number, "
-            "message, email, source, target) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "document_booked, message, email, source, target) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 iso(utc_now()), self.run, order_id, order_number, state, outcome, document_kind, document_number,
-                redact(message), email.lower(), _dump(source), _dump(target),
+                None if document_booked is None else int(document_booked), redact(message), email.lower(),
+                _dump(source), _dump(target),
             ),
         )
         return True
