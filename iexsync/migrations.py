@@ -90,7 +90,23 @@ def m005_document_booked(db: Any) -> None:
     db["events"].add_column("document_booked", int)
 
 
-STEPS = (m001_initial, m002_inbox, m003_remembered, m004_order_seen, m005_document_booked)
+def m006_run_error(db: Any) -> None:
+    """Why a run stopped before finishing (the shop unreachable, keys rejected, interrupted),
+    so `iexsync status` can say it."""
+    db["runs"].add_column("error", str)
+
+
+def m007_payloads(db: Any) -> None:
+    """Each payload once: an order's JSON went with every event about it (transferred, then
+    booked: the same 4.7 KB twice). Events name their payloads by digest; `events.source`
+    and `events.target` stay for the rows written before."""
+    db["payloads"].create({"digest": str, "body": str}, pk="digest")
+    db["events"].add_column("source_digest", str)
+    db["events"].add_column("target_digest", str)
+
+
+STEPS = (m001_initial, m002_inbox, m003_remembered, m004_order_seen, m005_document_booked, m006_run_error,
+         m007_payloads)
 
 
 def apply(conn: sqlite3.Connection) -> None:

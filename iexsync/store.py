@@ -8,6 +8,7 @@ kill at any instant leaves either the old state or the new, never half of each.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sqlite3
@@ -28,7 +29,7 @@ from iexsync.timeutil import iso, utc_now
 # A claim older than this is stale even if its pid is alive again (pids are reused).
 CLAIM_TTL = timedelta(hours=1)
 
-OUTCOMES = ("transferred", "updated", "booked", "credited", "skipped", "warning", "error")
+OUTCOMES = logsearch.OUTCOMES
 
 @dataclass(frozen=True)
 class Transfer:
@@ -155,6 +156,17 @@ class Store:
                 "UPDATE runs SET finished = ?, counts = ? WHERE run = ?", (iso(utc_now()), json.dumps(counts), self.run)
             )
 
+    def fail_run(self, reason: str) -> None:
+        """The run stopped before finishing, and why (secrets removed). Best effort: the
+        reason may be that the log cannot be written."""
+        if not self.run or self.read_only:
+            return
+        try:
+            with self.transaction():
+                self._execute("UPDATE runs SET error = ? WHERE run = ? AND finished IS NULL", (redact(reason), self.run))
+        except (LogUnavailable, sqlite3.Error):
+            pass
+
     # --- events -----------------------------------------------------------------------------
     def log(
         self,
@@ -195,14 +207,24 @@ class Store:
             return False
         self._execute(
             "INSERT INTO events (time, run, order_id, order_number, state, outcome, document_kind, document_number, "
-            "document_booked, message, email, source, target) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "document_booked, message, email, source_digest, target_digest) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 iso(utc_now()), self.run, order_id, order_number, state, outcome, document_kind, document_number,
                 None if document_booked is None else int(document_booked), redact(message), email.lower(),
-                _dump(source), _dump(target),
+                self._payload(source), self._payload(target),
             ),
         )
         return True
+
+    def _payload(self, value: Any) -> str | None:
+        """Store a payload once (secrets removed), inside the caller's transaction; its digest."""
+        body = _dump(value)
+        if body is None:
+            return None
+        body = logsearch.storable(body)
+        digest = hashlib.sha256(body.encode()).hexdigest()[:32]
+        self._execute("INSERT OR IGNORE INTO payloads (digest, body) VALUES (?, ?)", (digest, body))
+        return digest
 
     def unchanged(self, order_id: str, seen: str, config: str) -> bool:
         """Whether the order was last decided exactly as it is now (same digest), under this
