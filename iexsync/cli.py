@@ -109,6 +109,65 @@ def status(ctx: click.Context, as_json: bool, stale_after: int) -> None:
         ctx.exit(code)
 
 
+def _date(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Any:
+    import datetime as dt
+
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date like 2026-01-31") from None
+
+
+class _Progress:
+    """click's progress bar on stderr, with the rate beside count and ETA."""
+
+    def __init__(self, total: int):
+        import time
+
+        self.started = time.monotonic()
+        self.done = 0
+        self.bar = click.progressbar(length=total, label="importing", file=sys.stderr, show_pos=True, show_eta=True,
+                                     item_show_func=lambda rate: rate)
+
+    def __enter__(self) -> "_Progress":
+        self.bar.__enter__()
+        return self
+
+    def update(self, n: int) -> None:
+        import time
+
+        self.done += n
+        elapsed = time.monotonic() - self.started
+        self.bar.update(n, f"{self.done / elapsed:.1f} orders/s" if elapsed > 0 else None)
+
+    def __exit__(self, *exc: Any) -> None:
+        self.bar.__exit__(*exc)
+
+
+@cli.command("import")
+@config_option
+@click.option("--from", "start", required=True, callback=_date, metavar="DATE",
+              help="The first day (the shop's date) whose orders are imported; overrides transfer.start_date.")
+@click.option("--to", "end", callback=_date, metavar="DATE", help="The last day (default: up to now).")
+@click.option("--dry-run", is_flag=True, help="Decide everything and report; write nothing.")
+@click.option("--json", "as_json", is_flag=True, help="The closing report as JSON.")
+@click.pass_context
+def import_command(ctx: click.Context, start: Any, end: Any, dry_run: bool, as_json: bool) -> None:
+    """Import the orders created in a window through the same rules as sync, with a progress
+    bar on a terminal and a closing report. Interrupted, the next import carries on."""
+    from iexsync import commands
+
+    if end is not None and end < start:
+        raise click.BadParameter(f"--to {end} is before --from {start}", param_hint="--to")
+    progress = _Progress if sys.stderr.isatty() else None
+    code = commands.import_orders(_config_path(ctx), start, end, dry_run=dry_run, as_json=as_json, echo=_echo,
+                                  progress=progress)
+    if code:
+        ctx.exit(code)
+
+
 @cli.group()
 def log() -> None:
     """The log of what became of each order."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 import sys
 import textwrap
 
-from iexsync.errors import EXIT_ORDER_ERRORS
+from iexsync.errors import EXIT_INTERRUPTED, EXIT_ORDER_ERRORS
 
 TYPE_CHECKING = False  # typing itself is not imported: `log search` starts without it
 if TYPE_CHECKING:
@@ -106,6 +106,98 @@ def needs_a_human(events: Sequence[Any]) -> list[str]:
             label = "warning: " if event.outcome == "warning" else ""
             lines.append(f"order {event.order}{document}: {label}{event.message}")
     return lines
+
+
+def import_orders(config_path: Path | str, start: Any, end: Any, *, dry_run: bool, as_json: bool, echo: Echo,
+                  progress: Callable[[], Any] | None = None) -> int:
+    """The orders created from `start` to `end`, and a closing report; a progress bar (from
+    `progress()`, a context manager with update(n) and length) only when one is given.
+    Stopped by Ctrl-C or SIGTERM: the orders in flight finish, exit 130."""
+    import threading
+
+    from iexsync import importer
+
+    stop = threading.Event()
+    with _stopping_on_signals(stop):
+        if progress is None:
+            report = importer.run_import(settings(config_path, echo), start, end, dry_run=dry_run, stop=stop)
+        else:
+            loaded = settings(config_path, echo)
+            state: dict[str, Any] = {}
+
+            def on_total(total: int) -> None:
+                state["bar"] = progress(total)
+                state["bar"].__enter__()
+
+            try:
+                report = importer.run_import(loaded, start, end, dry_run=dry_run, stop=stop, on_total=on_total,
+                                             on_order=lambda: state["bar"].update(1))
+            finally:
+                if "bar" in state:
+                    state["bar"].__exit__(None, None, None)
+    if as_json:
+        import json
+
+        echo(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
+    else:
+        for line in import_report(report, start, end):
+            echo(line)
+    if report.interrupted:
+        echo(f"interrupted: {report.seen} done, the next run carries on", err=True)
+        return EXIT_INTERRUPTED
+    return EXIT_ORDER_ERRORS if report.failed else 0
+
+
+def import_report(report: Any, start: Any, end: Any) -> list[str]:
+    """The closing report: how many orders, what became of them, the numbers to look at."""
+    window = f"{start} to {end}" if end else f"from {start}"
+    lines = [f"import of the orders created {window}" + (" (dry run: nothing written)" if report.dry_run else "")
+             + f": {report.seen} orders"]
+    lines.append(f"  transferred: {len(report.transferred)}")
+    lines.append(f"  already done by an earlier run: {report.unchanged}")
+    skipped = sum(len(numbers) for numbers in report.skipped.values())
+    lines.append(f"  skipped: {skipped}")
+    lines += [f"    {reason}: {_numbers(numbers)}" for reason, numbers in sorted(report.skipped.items())]
+    failed = sum(len(numbers) for numbers in report.failed.values())
+    lines.append(f"  failed: {failed}" + (" (`iexsync log show ORDER` says why)" if failed else ""))
+    lines += [f"    {cause}: {_numbers(numbers)}" for cause, numbers in sorted(report.failed.items())]
+    if report.warnings:
+        lines.append(f"  warnings: {len(report.warnings)}")
+        lines += [f"    {warning}" for warning in report.warnings[:50]]
+    return lines
+
+
+def _numbers(numbers: list[str], at_most: int = 30) -> str:
+    shown = ", ".join(numbers[:at_most])
+    return shown + (f" and {len(numbers) - at_most} more" if len(numbers) > at_most else "")
+
+
+class _stopping_on_signals:
+    """While inside: Ctrl-C or SIGTERM sets `stop` (the orders in flight finish); a second
+    Ctrl-C stops at once."""
+
+    def __init__(self, stop: Any):
+        self.stop = stop
+        self.previous: dict[int, Any] = {}
+
+    def _handle(self, signum: int, _frame: Any) -> None:
+        import signal
+
+        if self.stop.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.stop.set()
+
+    def __enter__(self) -> None:
+        import signal
+
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            self.previous[signum] = signal.signal(signum, self._handle)
+
+    def __exit__(self, *exc: Any) -> None:
+        import signal
+
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)
 
 
 def _summary(result: Any, echo: Echo) -> None:

@@ -12,6 +12,7 @@ EXIT_USAGE = 2
 EXIT_TEMPFAIL = 75  # another run holds the lock, or a temporary failure (EX_TEMPFAIL)
 EXIT_NOPERM = 77  # credentials rejected (EX_NOPERM)
 EXIT_CONFIG = 78  # config invalid (EX_CONFIG)
+EXIT_INTERRUPTED = 130  # Ctrl-C or SIGTERM (128 + SIGINT, as shells say it)
 
 
 class UserError(Exception):

@@ -234,6 +234,18 @@ class Store:
             (order_id, seen, config),
         ) is not None
 
+    def last_outcomes(self, order_ids: list[str]) -> dict[str, tuple[str, str]]:
+        """Each order's last outcome and the message of its newest event with that outcome."""
+        found: dict[str, tuple[str, str]] = {}
+        for at in range(0, len(order_ids), 500):
+            chunk = order_ids[at:at + 500]
+            for order_id, outcome, message in self._rows(
+                "SELECT s.order_id, s.outcome, (SELECT e.message FROM events e WHERE e.order_id = s.order_id "
+                "AND e.outcome = s.outcome ORDER BY e.id DESC LIMIT 1) FROM order_status s "
+                f"WHERE s.order_id IN ({','.join('?' * len(chunk))})", chunk):
+                found[order_id] = (outcome, message or "")
+        return found
+
     def record_seen(self, order_id: str, seen: str, config: str) -> None:
         """The order was decided as `seen` under `config` and is settled: remember it, when
         its events have not already (an order with nothing to log: booked, unchanged)."""
@@ -243,9 +255,13 @@ class Store:
             self._execute("UPDATE order_status SET seen = ?, config = ? WHERE order_id = ?", (seen, config, order_id))
 
     def due_orders(self, config: str) -> list[str]:
-        """Orders to look at again: transient failures, and errors under an older config."""
+        """Orders to look at again: transient failures, and errors under an older config
+        (an import's errors, decided under this config with its own start date
+        (`<config>:from:<date>`), wait for the config to change too)."""
+        base = config.split(":from:")[0]
         rows = self._rows(
-            "SELECT order_id FROM order_status WHERE due = 1 OR (outcome = 'error' AND config != ?)", (config,)
+            "SELECT order_id FROM order_status WHERE due = 1 OR (outcome = 'error' AND config != ? "
+            "AND config NOT LIKE ?)", (base, f"{base}:from:%")
         )
         return [r[0] for r in rows]
 
