@@ -212,6 +212,26 @@ def log_search(ctx: click.Context, query: str | None, as_json: bool, limit: int,
                         filters={k: v for k, v in filters.items() if v is not None})
 
 
+@log.command("prune")
+@config_option
+@click.option("--older-than", required=True, callback=_duration, metavar="DURATION",
+              help="Remove history older than this (400d, 52w); what exactly-once needs is always kept.")
+@click.option("--dry-run", is_flag=True, help="Say what would be removed; remove nothing.")
+@click.option("--json", "as_json", is_flag=True, help="The counts as JSON.")
+@click.pass_context
+def log_prune(ctx: click.Context, older_than: int, dry_run: bool, as_json: bool) -> None:
+    """Keep the log bounded: remove old events, payloads no event names any more, finished
+    webhook deliveries and runs. Never the documents, intents, order status or cursors."""
+    from iexsync import service
+
+    counts = service.prune(_settings(ctx), older_than, dry_run=dry_run)
+    if as_json:
+        click.echo(json.dumps(counts))
+        return
+    said = ", ".join(f"{n} {what}" for what, n in counts.items())
+    click.echo(("would remove " if dry_run else "removed ") + said)
+
+
 @log.command("show")
 @config_option
 @click.argument("order")

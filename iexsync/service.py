@@ -59,13 +59,39 @@ def sync(settings: Settings, *, dry_run: bool = False, order_ids: list[str] | No
 
     if order_ids is not None and forced:
         order_ids = list(resolve_orders(settings, order_ids).values())
+    notifier = None if dry_run else notifier_for(settings)
     with connected(settings, dry_run=dry_run) as (shop, books, store):
         engine = Engine(settings, shop, books, store, dry_run=dry_run, on_event=on_event)
+        if notifier:
+            notifier.started()
         try:
-            return engine.run(order_ids, forced=forced)
+            result = engine.run(order_ids, forced=forced)
         except BaseException as exc:
             store.fail_run(run_failure(exc))  # for `iexsync status`
+            if notifier:
+                notifier.failed(run_failure(exc))
             raise
+        if notifier:
+            report = status_report(store, settings) if notifier.wants_status() else None
+            notifier.finished(result.events, result.counts, memory=store, status=report)
+        return result
+
+
+def notifier_for(settings: Settings) -> Any:
+    """The `notify:` section's Notifier, or None when nobody is to be told."""
+    if not settings.notify:
+        return None
+    from iexsync.notify import Notifier
+
+    return Notifier(settings.notify)
+
+
+def status_report(store: Store, settings: Settings) -> dict[str, Any]:
+    """`iexsync status`'s report on the store's own connection (for the digest)."""
+    from iexsync import status
+    from iexsync.timeutil import utc_now
+
+    return status.collect(store.rows, utc_now(), 3600)
 
 
 def run_failure(exc: BaseException) -> str:
@@ -195,3 +221,23 @@ def resolve_orders(settings: Settings, wanted: list[str]) -> dict[str, str]:
         raise NoSuchOrder(f"no such order: {', '.join(missing)} (neither an order number in the log nor an order id "
                           "the shop knows); nothing was done")
     return {value: found[value] for value in dict.fromkeys(wanted)}
+
+
+def prune(settings: Settings, older_than: int, *, dry_run: bool = False) -> dict[str, int]:
+    """`iexsync log prune`: under the run lock, so no run writes meanwhile."""
+    from datetime import timedelta
+
+    from iexsync.lock import RunLock
+    from iexsync.store import Store
+    from iexsync.timeutil import iso, utc_now
+
+    from iexsync.errors import NoLog
+
+    if not settings.log_path.exists():
+        raise NoLog(f"no log at {settings.log_path} (check --config)")
+    with RunLock(settings.lock_path):
+        store = Store(settings.log_path)
+        try:
+            return store.prune(iso(utc_now() - timedelta(seconds=older_than)), dry_run=dry_run)
+        finally:
+            store.close()

@@ -447,11 +447,55 @@ class Store:
                 [(iso(utc_now()), order_id) for order_id in order_ids],
             )
 
+    # --- keeping the log bounded (`iexsync log prune`) --------------------------------------
+    # What exactly-once needs is never pruned: transfers (which documents exist), intents
+    # (writes in flight), order_status (what was decided, what is due), cursors, claims and
+    # what connectors remember. Of the history, each order keeps its newest event and its
+    # newest error (whether an order ever failed decides whether a credit note is looked up
+    # before it is written), and an order with a write in flight keeps all of it.
+    _PRUNABLE_EVENTS = (
+        "FROM events WHERE time < ? AND id NOT IN (SELECT max(id) FROM events GROUP BY order_id) "
+        "AND id NOT IN (SELECT max(id) FROM events WHERE outcome = 'error' GROUP BY order_id) "
+        "AND order_id NOT IN (SELECT order_id FROM intents)"
+    )
+    _PRUNABLE_DELIVERIES = "FROM inbox WHERE received_at < ? AND status NOT IN ('queued', 'taken')"
+    _PRUNABLE_RUNS = "FROM runs WHERE started < ? AND run != (SELECT max(run) FROM runs)"
+
+    def rows(self, sql: str, params: Any = ()) -> list[tuple]:
+        """A read-only statement's rows (for reports such as `status.collect`)."""
+        return self._rows(sql, params)
+
+    def prune(self, before: str, *, dry_run: bool = False) -> dict[str, int]:
+        """Remove history older than `before` (an ISO time) that exactly-once does not need;
+        how many events, payloads, deliveries and runs went (or would go)."""
+        counts: dict[str, int] = {}
+        unused = ("payloads", "FROM payloads WHERE digest NOT IN (SELECT source_digest FROM events WHERE source_digest "
+                  "IS NOT NULL UNION SELECT target_digest FROM events WHERE target_digest IS NOT NULL)", ())
+        try:
+            with self.transaction():
+                for name, where, params in (("events", self._PRUNABLE_EVENTS, (before,)),
+                                            ("webhook deliveries", self._PRUNABLE_DELIVERIES, (before,)),
+                                            ("runs", self._PRUNABLE_RUNS, (before,)), unused):
+                    counts[name] = self._execute(f"DELETE {where}", params).rowcount
+                if dry_run:
+                    raise _Undo()
+        except _Undo:
+            return counts
+        if not dry_run:
+            with self._lock:
+                self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                self.conn.execute("VACUUM")  # give the space back to the disk
+        return counts
+
     # --- search ---------------------------------------------------------------------------
     def search(self, query: str, limit: int = 200) -> list[dict[str, Any]]:
         """By order number first, then order id, e-mail, document number, then words in messages
         (logsearch.search, on this store's connection)."""
         return logsearch.search(self._rows, query, limit)
+
+
+class _Undo(Exception):
+    """Rolls a transaction back on purpose (a dry run's prune)."""
 
 
 def _storable(value: Any) -> Any:
