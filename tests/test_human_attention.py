@@ -9,12 +9,15 @@ from pathlib import Path
 from tests.conftest import run_process, write_config
 
 
-def _change_money_of_1003(demo: Path) -> None:
+def change_money_of_1003(demo: Path) -> None:
+    """Demo order 1003 with dearer shipping (VAT and totals consistent): after booking, a
+    warning that asks for a correction."""
     path = demo.parent / "examples" / "orders" / "1003.json"
     order = json.loads(path.read_text())
-    order["shipping_lines"][0]["total"] = "59.20"
-    order["shipping_total"] = "59.20"
-    order["total"] = "974.00"
+    order["shipping_lines"][0].update(total="59.20", total_tax="14.80", taxes=[{"id": 1, "total": "14.8", "subtotal": ""}])
+    order["shipping_total"], order["shipping_tax"] = "59.20", "14.80"
+    order["total"], order["total_tax"] = "979.00", "195.80"
+    order["tax_lines"][0]["shipping_tax_total"] = "14.80"
     order["date_modified_gmt"] = "2026-03-01T10:00:00"
     path.write_text(json.dumps(order))
 
@@ -23,12 +26,12 @@ def test_a_new_warning_reaches_cron_once_even_without_an_error(demo: Path) -> No
     write_config(demo, {"transfer": {"require_sku": False}})
     first = run_process("sync", "--config", demo)
     assert (first.returncode, first.stdout, first.stderr) == (0, "", "")
-    _change_money_of_1003(demo)  # after booking: a warning that asks for a correction
+    change_money_of_1003(demo)  # after booking: a warning that asks for a correction
     warned = run_process("sync", "--config", demo)
     assert warned.returncode == 0 and warned.stdout == ""
     lines = warned.stderr.splitlines()
     assert len(lines) == 1, lines
-    assert lines[0].startswith("order 1003: warning: The order's amounts changed after it was booked as booked invoice 3")
+    assert lines[0].startswith("order 1003: warning: The order's amounts changed after invoice 3 was booked")
     again = run_process("sync", "--config", demo)  # five minutes later: nothing new to say
     assert (again.returncode, again.stdout, again.stderr) == (0, "", "")
 

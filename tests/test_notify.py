@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.test_human_attention import change_money_of_1003
 from tests.conftest import run_process, write_config
 from tests.fakes.server import FakeServer
 
@@ -101,15 +102,12 @@ def test_a_warning_asking_for_action_is_mailed_without_an_error(demo: Path, smtp
     run_process("sync", "--config", demo, env=ENV)
     sent = len(box.messages)
     assert sent == 0  # all well: no mail
-    path = demo.parent / "examples" / "orders" / "1003.json"
-    order = json.loads(path.read_text())
-    order["total"], order["shipping_total"], order["shipping_lines"][0]["total"] = "974.00", "59.20", "59.20"
-    path.write_text(json.dumps(order))
+    change_money_of_1003(demo)
     result = run_process("sync", "--config", demo, env=ENV)
     assert result.returncode == 0
     new = box.messages[sent:]
     assert [m["Subject"] for m in new] == ["iexsync: 1 warning(s) ask for action"]
-    assert "order 1003: warning: The order's amounts changed after it was booked" in new[0].get_payload()
+    assert "order 1003: warning: The order's amounts changed after invoice 3 was booked" in new[0].get_payload()
 
 
 def test_the_daily_digest_goes_once_a_day(demo: Path, smtp) -> None:

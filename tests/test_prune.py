@@ -7,6 +7,7 @@ import sqlite3
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from tests.test_human_attention import change_money_of_1003
 from tests.conftest import ledger_entries, write_config
 
 
@@ -25,11 +26,7 @@ def _count(log: Path, table: str) -> int:
 def test_prune_removes_old_history_and_keeps_what_exactly_once_needs(demo: Path, cli) -> None:
     cli("sync", "--config", demo)
     log = demo.parent / "iexsync.db"
-    path = demo.parent / "examples" / "orders" / "1003.json"
-    order = json.loads(path.read_text())
-    order["billing"]["company"] = "Nielsen Keramik"  # a new payload for 1003, logged as a warning's source
-    order["total"], order["shipping_total"], order["shipping_lines"][0]["total"] = "974.00", "59.20", "59.20"
-    path.write_text(json.dumps(order))
+    change_money_of_1003(demo)  # a new payload for 1003, logged as a warning's source
     cli("sync", "--config", demo)
     _age_everything(log, 500)
     transfers, status = _count(log, "transfers"), _count(log, "order_status")

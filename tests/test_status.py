@@ -9,6 +9,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from iexsync.store import Store
+from tests.test_human_attention import change_money_of_1003
 from tests.conftest import run_process, write_config
 from tests.fakes.woocommerce import FakeWooCommerce
 from tests.test_woocommerce_sync import ENV, config as woo_config
@@ -45,15 +46,12 @@ def test_all_well_is_exit_0_and_a_warning_asking_for_action_is_1(demo: Path, cli
     cli("sync", "--config", demo)
     code, report = _status(cli, demo)
     assert (code, report["status"], report["errors"], report["warnings"]) == (0, "ok", [], [])
-    path = demo.parent / "examples" / "orders" / "1003.json"
-    order = json.loads(path.read_text())
-    order["total"], order["shipping_total"], order["shipping_lines"][0]["total"] = "974.00", "59.20", "59.20"
-    path.write_text(json.dumps(order))
+    change_money_of_1003(demo)
     cli("sync", "--config", demo)
     code, report = _status(cli, demo)
     assert code == 1
     assert [e["order"] for e in report["warnings"]] == ["1003"]
-    assert report["warnings"][0]["message"].startswith("The order's amounts changed after it was booked")
+    assert report["warnings"][0]["message"].startswith("The order's amounts changed after invoice 3 was booked")
 
 
 def test_waiting_retries_and_webhook_deliveries_are_counted(demo: Path, cli) -> None:
