@@ -20,7 +20,7 @@ import os
 import re
 import sys
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -94,6 +94,33 @@ _TRANSFER_SCHEMA: dict[str, Any] = {
     },
 }
 
+_NOTIFY_SCHEMA: dict[str, Any] = {
+    "type": "object", "additionalProperties": False, "default": {},
+    "description": "Telling a human: mail on new errors and warnings, a daily digest, a ping URL.",
+    "properties": {
+        "email": {
+            "type": "object", "additionalProperties": False, "required": ["to", "host"],
+            "properties": {
+                "to": {"type": "array", "minItems": 1, "items": {"type": "string", "pattern": "^[^@\\s]+@[^@\\s]+$"},
+                       "description": "Who gets the mail."},
+                "from": {"type": "string", "default": "iexsync@localhost", "description": "The sender address."},
+                "host": {"type": "string", "minLength": 1, "description": "The SMTP server."},
+                "port": {"type": "integer", "minimum": 1, "maximum": 65535,
+                         "description": "Default: 587 for starttls, 465 for ssl, 25 for none."},
+                "security": {"enum": ["starttls", "ssl", "none"], "default": "starttls",
+                             "description": "How the connection is protected."},
+                "username": {"type": "string", "description": "Login name, if the server wants one."},
+                "password": {"type": "string", "description": "Its password (use ${ENV})."},
+                "digest": {"type": "boolean", "default": False,
+                           "description": "Also a daily digest: the last 24 hours' counts and what waits for a human."},
+                "timeout": {"type": "number", "minimum": 1, "default": 30, "description": "Seconds to wait for the server."},
+            },
+        },
+        "ping_url": {"type": "string", "pattern": "^https?://",
+                     "description": "Pinged at a run's start (/start), success and failure (/fail), healthchecks.io style."},
+    },
+}
+
 _CORE_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "$id": "https://iexsync.invalid/config.schema.json",
@@ -121,6 +148,7 @@ _CORE_SCHEMA: dict[str, Any] = {
                 },
             },
         },
+        "notify": _NOTIFY_SCHEMA,
         "log": {
             "type": "object", "additionalProperties": False, "default": {},
             "properties": {
@@ -183,6 +211,7 @@ class Settings:
     lock_path: Path
     fingerprint: str  # changes when the config changes: permanent errors are retried then
     holds_secrets: bool = False  # the file itself holds a secret (not a ${NAME} reference)
+    notify: Mapping[str, Any] = field(default_factory=dict)  # `notify:` with its defaults
 
     @property
     def base_dir(self) -> Path:
@@ -362,6 +391,7 @@ def _validate_all(tree: dict[str, Any], problems: list[str], lines: dict[tuple, 
     schema = _schema_for(platform, system, problems, lines)
     problems += _validate(tree, schema, lines)
     problems += _template_problems(tree, lines)
+    problems += _notify_problems(tree, lines)
     if problems:
         raise ConfigError(problems, source)
 
@@ -616,4 +646,26 @@ def _typed(path: Path, tree: dict[str, Any], holds_secrets: bool) -> Settings:
         lock_path=lock_path,
         fingerprint=hashlib.sha256(json.dumps(tree, sort_keys=True).encode()).hexdigest()[:16],
         holds_secrets=holds_secrets,
+        notify=notify_settings(tree.get("notify") or {}),
     )
+
+
+# --- notify: (operations) ------------------------------------------------------------------
+
+def notify_settings(section: Mapping[str, Any]) -> dict[str, Any]:
+    """`notify:` with the schema's defaults filled in (the email part's too)."""
+    typed = dict(section)
+    if typed.get("email"):
+        typed["email"] = _with_defaults(typed["email"], _NOTIFY_SCHEMA["properties"]["email"])
+    return typed
+
+
+def _notify_problems(tree: dict[str, Any], lines: dict[tuple, int]) -> list[str]:
+    """What the schema cannot say: a password that would travel in clear to another host."""
+    email = (tree.get("notify") or {}).get("email") if isinstance(tree.get("notify"), dict) else None
+    if not isinstance(email, dict) or email.get("security") != "none" or not email.get("username"):
+        return []
+    if str(email.get("host")) in ("localhost", "127.0.0.1", "::1"):
+        return []
+    return [f"{_at(('notify', 'email', 'security'), lines)}: 'none' would send the password in clear to "
+            f"{email.get('host')}; set security: starttls or ssl"]

@@ -26,7 +26,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from iexsync import planner
+from iexsync import naming, planner
 from iexsync.books.base import Books
 from iexsync.config import Settings
 from iexsync.document import Document, DocumentKind, DocumentRef
@@ -282,9 +282,9 @@ class Engine:
         with self.store.transaction():
             self.store.save_transfer(recorded)
             self.store.close_intent(reference)
-            message = step.message.format(document=f"{document_name(ref.kind)} {ref.number}")
+            message = step.message.format(document=_ref_name(ref))
             if ref.remote_id == _ADOPTED:
-                message = (f"Already in the accounting system as {document_name(ref.kind)} {ref.number} "
+                message = (f"Already in the accounting system as {_ref_name(ref)} "
                            "(found by its reference); recorded, not written again")
             elif ref.remote_id == _CONVERTED:
                 message = (f"Already in the accounting system as {document_label(ref.kind, ref.number, ref.booked)}, "
@@ -426,11 +426,12 @@ class Engine:
                         outcome = OUTCOME_OF[action].value
                         self.store.log(
                             order_id=intent.order_id, order_number=intent.order_number, state="", outcome=outcome,
-                            message=(f"Recovered after an interrupted run: {document_name(found.kind)} {found.number} "
+                            message=(f"Recovered after an interrupted run: {_ref_name(found)} "
                                      "was found in the accounting system by its reference"),
                             document_kind=found.kind.value, document_number=found.number,
+                            document_booked=found.booked,
                         )
-                        self._count(Event(intent.order_number, "", outcome, f"{document_name(found.kind)} {found.number}",
+                        self._count(Event(intent.order_number, "", outcome, _ref_name(found),
                                           "recovered after an interrupted run"))
                 self.store.close_intent(intent.reference)
                 self.store.mark_due(intent.order_id)
@@ -468,11 +469,12 @@ class Engine:
         logged = self.store.log(
             order_id=order_id, order_number=number, state=state, outcome=step.outcome.value, message=step.message,
             document_kind=ref.kind.value if ref else "", document_number=ref.number if ref else "",
+            document_booked=ref.booked if ref else None,
             email=email, source=source, target=target, signature=None if forced else signature, due=due,
             config=self.settings.fingerprint, seen=seen,
         )
         if logged:
-            document = f"{document_name(ref.kind)} {ref.number}" if ref else ""
+            document = _ref_name(ref) if ref else ""
             self._count(Event(number or order_id, state, step.outcome.value, document, step.message))
 
     def _count(self, event: Event) -> None:
@@ -599,3 +601,7 @@ def _ref(transfer: Transfer) -> DocumentRef:
     return DocumentRef(reference=transfer.reference, kind=transfer.kind, number=transfer.number,
                        remote_id=transfer.remote_id, booked=transfer.booked)
 
+
+def _ref_name(ref: DocumentRef) -> str:
+    """"invoice draft 1", "booked invoice 20003": a draft and a booked invoice are told apart."""
+    return naming.document_name(ref.kind, ref.number, ref.booked)

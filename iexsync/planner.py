@@ -113,7 +113,7 @@ def decide(order: Order, settings: Settings, transfers: Iterable[Transfer], refu
     elif money(document) != existing.totals:
         steps.append(Step(Outcome.WARNING, booked_difference(existing, document)))
     if rule.book and kind is DocumentKind.INVOICE and not (existing and existing.booked):
-        steps.append(Step(Outcome.BOOKED, "Booked {document}", Action.BOOK, document))
+        steps.append(Step(Outcome.BOOKED, "Booked as {document}", Action.BOOK, document))
     if rules.refunds == "credit_note" and kind is DocumentKind.INVOICE and order.refunds:
         steps += _credit_steps(order, settings, document.reference, existing, rule.book, known, refunds)
     return steps
