@@ -243,6 +243,13 @@ class Engine:
         return [_gone(step) if step.waits and step.transfer and step.transfer.reference in gone else step
                 for step in steps]
 
+    def _name_the_draft(self, order: Order, step: Step) -> Step:
+        """A wait planned before its draft was made this run names the draft made."""
+        drafts = [t for t in self.store.transfers_for(order.order_id) if t.kind is DocumentKind.INVOICE and not t.booked]
+        if len(drafts) != 1:
+            return step
+        return replace(step, message=step.message.replace(planner.UNNAMED_DRAFT, _label(drafts[0]), 1))
+
     def _booked_by_hand(self, order: Order, transfer: Transfer, now: DocumentRef) -> Transfer:
         """Record a draft booked in the accounting system by someone else, and say so."""
         recorded = replace(transfer, number=now.number, remote_id=now.remote_id, booked=True)
@@ -258,6 +265,8 @@ class Engine:
     # --- acting ------------------------------------------------------------------------------
     def _carry_out(self, order: Order, step: Step, forced: bool, seen: str = "") -> None:
         if not step.acts:
+            if step.waits and step.transfer is None:
+                step = self._name_the_draft(order, step)
             self._log(order.order_id, order.number, order.state, step, source=order.raw, forced=forced, seen=seen)
             return
         if step.action is Action.DELETE:

@@ -47,6 +47,10 @@ class Outcome(str, enum.Enum):
     ERROR = "error"
 
 
+# A wait for a draft this very run makes: the engine names it once it exists, so the
+# warning reads (and is signed) the same as next run's, and cron hears it once.
+UNNAMED_DRAFT = "the invoice draft"
+
 # What each action is logged as when it succeeds.
 OUTCOME_OF = {Action.CREATE: Outcome.TRANSFERRED, Action.UPDATE: Outcome.UPDATED, Action.BOOK: Outcome.BOOKED,
               Action.CREDIT: Outcome.CREDITED, Action.DELETE: Outcome.UPDATED}
@@ -191,7 +195,7 @@ def _credit_steps(order: Order, settings: Settings, invoice_reference: str, exis
         refund = detailed.get(summary.refund_id, summary)
         note = mapping.build_credit_note(settings, order, refund, invoice_reference)
         if not _booked(existing) and not will_book:
-            draft = _label(existing) if existing else "the invoice draft"
+            draft = _label(existing) if existing else UNNAMED_DRAFT
             steps.append(Step(Outcome.WARNING, f"Refund {refund.refund_id} ({refund.amount} {order.currency}) waits: "
                               f"{draft} is not booked in the accounting system (checked now); the refund is "
                               "credited on the first run after it is booked", transfer=existing, waits=True))
