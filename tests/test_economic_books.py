@@ -118,7 +118,7 @@ def test_a_new_customer_gets_group_terms_zone_currency_and_address(fake, economi
     card = fake.received("POST /customers")[0]
     assert card["customerGroup"] == {"customerGroupNumber": 2} and card["paymentTerms"] == {"paymentTermsNumber": 2}
     assert card["vatZone"] == {"vatZoneNumber": 2} and card["currency"] == "DKK"
-    assert (card["name"], card["vatNumber"], card["country"]) == ("Nordwind Interieur GmbH", "DE123456789", "Germany")
+    assert (card["name"], card["vatNumber"], card["country"]) == ("Nordwind Interieur GmbH", "DE123456788", "Germany")
     assert card["email"] == "einkauf@nordwind-interieur.example.com" and card["city"] and card["address"]
 
 

@@ -86,6 +86,20 @@ class MemoryBooks:
             self.documents[index] = (booked, held)
             return booked
 
+    def status(self, ref: DocumentRef) -> DocumentRef | None:
+        return self.find(ref.reference, ref.kind)
+
+    def delete(self, ref: DocumentRef) -> DocumentRef | None:
+        with self._lock:
+            self.calls.append(f"delete {ref.reference}")
+            for index, (current, _) in enumerate(self.documents):
+                if current.reference == ref.reference:
+                    if current.booked:
+                        return current  # a booked document is never removed
+                    del self.documents[index]
+                    return None
+            return None
+
     def credit(self, ref: DocumentRef, document: Document, *, resume: bool = False) -> DocumentRef:
         invoice = self.find(ref.reference)
         if invoice is None or not invoice.booked:

@@ -33,7 +33,7 @@ from typing import Any
 
 import pytest
 
-from iexsync import errors, registry
+from iexsync import engine, errors, registry
 from iexsync.model import Order
 from iexsync.shops.base import BrokenOrder
 
@@ -132,7 +132,7 @@ class ShopContract:
         backend.add(551, "completed", T, False)
         backend.fail_lasting()
         with pytest.raises(errors.TemporaryFailure):
-            list(shop.changed_orders(None))  # the cursor stays where it was
+            list(engine.changed_orders(shop, None))  # as the engine reads the list: the cursor stays
         with pytest.raises(errors.RemoteUnavailable) as one:
             shop.get_order("551")
         assert one.value.transient

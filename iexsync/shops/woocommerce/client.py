@@ -22,6 +22,7 @@ import requests
 
 from iexsync import errors, redaction
 from iexsync.http import Client, classify_status, json_body, strip_query
+from iexsync.shops.woocommerce.auth import credentials, oauth_refusal
 
 WHAT = "WooCommerce"
 API_PATH = "/wp-json/wc/v3"
@@ -48,19 +49,22 @@ class WooCommerceApi:
         per_page: int = MAX_PER_PAGE,
         timeout: float = 30,
         rate_limit: float | None = None,
+        ca_bundle: str | None = None,
         retries: int = 4,
         backoff: float = 0.5,
     ):
         self.api_url = api_url(url)
         self.per_page = per_page
         self.query_string_auth = query_string_auth
-        credentials = {"consumer_key": consumer_key, "consumer_secret": consumer_secret}
+        auth, params = credentials(self.api_url, consumer_key, consumer_secret, query_string_auth=query_string_auth)
         self.http = Client(
             self.api_url,
             what=WHAT,
-            auth=None if query_string_auth else requests.auth.HTTPBasicAuth(consumer_key, consumer_secret),
-            params=credentials if query_string_auth else None,
+            auth=auth,
+            params=params,
             allow_insecure_http=allow_insecure_http,
+            ca_bundle=ca_bundle,
+            ca_bundle_key="shop.ca_bundle",
             timeout=(min(10.0, timeout), timeout),
             retries=retries,
             backoff=backoff,
@@ -112,9 +116,13 @@ class WooCommerceApi:
                 "plugin or a firewall refused the request before WooCommerce saw it; allow iexsync's requests "
                 "to /wp-json/ there (its User-Agent is 'iexsync')"
             ))
+        refusal = oauth_refusal(where, said, message) if status == 401 else None
+        if refusal is not None:
+            raise refusal
         if status in (401, 403):
             hint = "check consumer_key and consumer_secret (WooCommerce → Settings → Advanced → REST API)"
-            if code == "woocommerce_rest_cannot_view" and not self.query_string_auth and status == 401:
+            if code == "woocommerce_rest_cannot_view" and not self.query_string_auth and status == 401 \
+                    and self.api_url.startswith("https:"):
                 hint += ("; if they are right, the web server may be dropping the Authorization header: "
                          "set query_string_auth: true")
             elif status == 403:
@@ -128,7 +136,7 @@ class WooCommerceApi:
                 f"({where} answered 404 {said}); {_PERMALINK_HINT}"
             )])
         if status == 404:
-            raise errors.OrderInvalid(redaction.redact(f"{where} answered 404 {said}"))
+            raise errors.OrderNotFound(redaction.redact(f"{where} answered 404 {said}"))
         if status == 400 and code == "rest_invalid_param" and "per_page" in (data.get("params") or {}):
             detail = data["params"]["per_page"]
             cap = re.search(r"and (\d+) \(inclusive\)", str(detail))

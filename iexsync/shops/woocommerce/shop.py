@@ -26,7 +26,7 @@ from iexsync.http import Client, json_body, strip_query
 from iexsync.model import Order, Refund
 from iexsync.shops.base import BrokenOrder, ShopItem
 from iexsync.shops.woocommerce.client import MAX_PER_PAGE, WHAT, WooCommerceApi, http_date, int_header, kind
-from iexsync.shops.woocommerce.order import parse_order, parse_refunds
+from iexsync.shops.woocommerce.order import TAX_BASIS_SCHEMA, parse_order, parse_refunds
 from iexsync.shops.woocommerce.pager import Pager
 from iexsync.shops.woocommerce.webhooks import WooCommerceWebhooks
 from iexsync.timeutil import parse_time
@@ -58,12 +58,18 @@ CONFIG_SCHEMA: dict[str, Any] = {
             "type": "boolean", "default": False,
             "description": "Send the key and secret as query parameters instead of the Authorization header, "
                            "for servers that drop that header (WooCommerce then answers 401 'Sorry, you cannot "
-                           "list resources.'). HTTPS only.",
+                           "list resources.'). HTTPS only: refused for an http:// url, which is signed with "
+                           "OAuth 1.0a instead.",
         },
         "allow_insecure_http": {
             "type": "boolean", "default": False,
-            "description": "Allow a plain http:// url that is not this machine. The key and secret then travel "
-                           "in clear; only for a shop behind a proxy that adds TLS.",
+            "description": "Allow a plain http:// url that is not this machine. Requests are then signed with "
+                           "OAuth 1.0a (the secret is never sent), but the orders and the consumer key travel in clear.",
+        },
+        "ca_bundle": {
+            "type": ["string", "null"], "default": None,
+            "description": "A PEM file with the CA certificate(s) to trust for `url` (relative to the config file), "
+                           "for a shop whose certificate a private CA signed. Empty: the system's trusted CAs.",
         },
         "per_page": {
             "type": "integer", "minimum": 2, "maximum": MAX_PER_PAGE, "default": MAX_PER_PAGE,
@@ -81,6 +87,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
             "description": "At most this many requests per second, for hosts that limit the REST API "
                            "(WooCommerce itself has no limit). Empty: no limit.",
         },
+        "tax_based_on": TAX_BASIS_SCHEMA,
     },
 }
 
@@ -101,8 +108,10 @@ class WooCommerceShop(WooCommerceWebhooks):
         per_page: int = MAX_PER_PAGE,
         timeout: float = 30,
         rate_limit: float | None = None,
+        ca_bundle: str | None = None,
         retries: int = 4,
         backoff: float = 0.5,
+        tax_basis: str = "shipping",
     ):
         for secret in (consumer_key, consumer_secret, webhook_secret):
             if secret:
@@ -112,11 +121,12 @@ class WooCommerceShop(WooCommerceWebhooks):
         if not 2 <= per_page <= MAX_PER_PAGE:
             raise errors.ConfigError([f"shop.per_page is {per_page}; it must be between 2 and {MAX_PER_PAGE}"])
         self.per_page = per_page
+        self.tax_basis = tax_basis
         self.webhook_secret = webhook_secret or None
         self.api = WooCommerceApi(
             url, consumer_key, consumer_secret, query_string_auth=query_string_auth,
             allow_insecure_http=allow_insecure_http, per_page=per_page, timeout=timeout, rate_limit=rate_limit,
-            retries=retries, backoff=backoff,
+            ca_bundle=ca_bundle, retries=retries, backoff=backoff,
         )
         self.api_url = self.api.api_url
 
@@ -137,6 +147,8 @@ class WooCommerceShop(WooCommerceWebhooks):
             per_page=int(section.get("per_page", MAX_PER_PAGE)),
             timeout=float(section.get("timeout", 30)),
             rate_limit=section.get("rate_limit"),
+            ca_bundle=str(base_dir / Path(section["ca_bundle"]).expanduser()) if section.get("ca_bundle") else None,
+            tax_basis=section.get("tax_based_on", "shipping"),
         )
 
     # --- orders ---------------------------------------------------------------------------
@@ -165,14 +177,10 @@ class WooCommerceShop(WooCommerceWebhooks):
             answer = ids = None  # type: ignore[assignment]  # let this page go before the next arrives
 
     def _orders_page(self, params: dict[str, Any], offset: int) -> "_Answer":
-        """One page of the order list; any failure stops the run (the cursor stays)."""
-        try:
-            response = self.api.get("orders", {**params, "offset": offset})
-            body = json_body(response, WHAT)
-        except errors.RemoteUnavailable as exc:
-            raise errors.TemporaryFailure(f"{exc.message}; the run stops and the next one tries again") from None
-        except errors.OrderError as exc:
-            raise errors.UserError(exc.message) from None
+        """One page of the order list. A failure escapes as OrderError; the engine makes it
+        the run's (the cursor stays)."""
+        response = self.api.get("orders", {**params, "offset": offset})
+        body = json_body(response, WHAT)
         if not isinstance(body, list):
             raise errors.TemporaryFailure(
                 f"{WHAT}: {strip_query(response.url)} answered {kind(body)} where a list of orders belongs"
@@ -183,7 +191,7 @@ class WooCommerceShop(WooCommerceWebhooks):
         """The canonical order (its refunds as the order lists them), or a BrokenOrder for
         this order alone."""
         try:
-            return parse_order(raw)
+            return parse_order(raw, tax_basis=self.tax_basis)
         except errors.OrderInvalid as exc:
             return _broken(raw, exc.message)
 

@@ -62,12 +62,7 @@ class WooCommerceWebhooks:
             order_id = int(order_id)
         if not isinstance(order_id, int) or isinstance(order_id, bool) or order_id <= 0:
             raise WebhookInvalid(f"the {topic} body has no order id")
-        # WooCommerce sends a fresh wp_hash per delivery; a body without one is keyed by its bytes.
-        delivery_id = header(headers, "X-WC-Webhook-Delivery-ID").strip()[:100]
-        return WebhookDelivery(
-            delivery_id=delivery_id or "sha256:" + hashlib.sha256(body).hexdigest()[:32],
-            order_id=str(order_id), topic=topic,
-        )
+        return WebhookDelivery(delivery_id=delivery_key(headers, body, order_id), order_id=str(order_id), topic=topic)
 
     def is_webhook_ping(self, headers: Mapping[str, str], body: bytes) -> bool:
         """WC_Webhook::deliver_ping: `webhook_id=<id>`, form-style, no X-WC-* headers."""
@@ -130,6 +125,18 @@ class WooCommerceWebhooks:
         except errors.OrderError as exc:
             raise errors.UserError(exc.message) from None
         return body if isinstance(body, dict) else {}
+
+
+def delivery_key(headers: Mapping[str, str], body: bytes, order_id: int) -> str:
+    """What tells one delivery from another: WooCommerce's delivery id, the order, and the body.
+
+    WooCommerce 7.x makes X-WC-Webhook-Delivery-ID as wp_hash(webhook id . the current
+    second) (WC_Webhook::get_new_delivery_id), so every delivery one webhook sends within a
+    second carries the same id, whichever order it is about (seen on a real 7.8.2: five
+    orders saved together, five deliveries, one id). The id alone would drop all but the
+    first. A replay is the same delivery again: same id, same order, same bytes."""
+    sent_id = header(headers, "X-WC-Webhook-Delivery-ID").strip()[:40] or "-"
+    return f"{sent_id}:{order_id}:{hashlib.sha256(body).hexdigest()[:16]}"
 
 
 def header(headers: Mapping[str, str], name: str) -> str:
