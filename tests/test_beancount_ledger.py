@@ -186,7 +186,7 @@ def test_a_crash_mid_append_then_a_clean_run_writes_it_once(tmp_path: Path, cut:
     bytes into the entry: the next run cuts the torn part, finds nothing by the
     reference, writes the invoice once and books it."""
     folder, config, ledger = workspace(tmp_path, 4)
-    killed = subprocess.run([sys.executable, "-m", "tests.crash_runner", "after-create", "3", "--", "sync", "--config",
+    killed = subprocess.run([sys.executable, "-m", "tests.reliability.crash", "after-create", "3", "--", "sync", "--config",
                              str(config)], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert killed.returncode == -signal.SIGKILL
     whole = ledger.read_bytes()

@@ -564,7 +564,7 @@ def test_a_receiver_killed_mid_run_leaves_the_next_sync_one_document(fake, works
     ledger = workspace.parent / "books" / "ledger.beancount"
     before = sorted(ledger_entries(ledger))
     quietly(fake, 729, "processing")
-    process, url = serve_process(workspace, "tests.crash_runner", "after-create", "1", "--")
+    process, url = serve_process(workspace, "tests.reliability.crash", "after-create", "1", "--")
     settings = config_module.load(workspace)
     try:
         made = webhooks.register(settings, url)

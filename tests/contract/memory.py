@@ -5,6 +5,10 @@ create with the same reference is a second document. So the engine's exactly-onc
 guarantees, proven against it, are the engine's, not a ledger's that would have refused
 the duplicate anyway. `written()` lists every reference written, duplicates kept.
 
+With a `journal` file (`accounting: {system: memory, journal: books.json}` where the crash
+harness registers it) the documents outlive the process: each change rewrites the file
+atomically, so a SIGKILL leaves the state before or after it, as a remote system would.
+
 `MemoryShop` holds canonical orders (or BrokenOrders, for an order the platform cannot
 read) with their modification times, and answers `changed_orders(since)` as a shop with a
 change feed does. Neither touches disk or network.
@@ -15,15 +19,17 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import os
 import threading
 from collections.abc import Iterator, Mapping
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, ClassVar
 
 from iexsync import errors
 from iexsync.document import Document, DocumentKind, DocumentRef
-from iexsync.model import Order, Refund
+from iexsync.model import Order, Refund, Totals
 from iexsync.shops.base import BrokenOrder, ShopItem
 from iexsync.shops.woocommerce.order import parse_order
 
@@ -31,18 +37,24 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 class MemoryBooks:
-    CONFIG_SCHEMA: ClassVar[dict[str, Any]] = {"type": "object", "properties": {}}
+    CONFIG_SCHEMA: ClassVar[dict[str, Any]] = {
+        "type": "object",
+        "properties": {"journal": {"type": "string", "description": "Keep the documents in this file between runs."}},
+    }
     name = "memory"
     max_workers: ClassVar[int | None] = None
 
-    def __init__(self) -> None:
-        self.documents: list[tuple[DocumentRef, Document]] = []  # in the order written, duplicates kept
+    def __init__(self, journal: Path | None = None) -> None:
+        self.documents: list[tuple[DocumentRef, Document | None]] = []  # in the order written, duplicates kept
         self.calls: list[str] = []  # "create <reference>", "book <reference>", ...
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self.journal = journal
+        if journal is not None and journal.exists():
+            self.documents = [(_ref_from(entry), None) for entry in json.loads(journal.read_text())]
 
     @classmethod
     def from_config(cls, section: Mapping[str, Any], base_dir: Path) -> "MemoryBooks":
-        return cls()
+        return cls(base_dir / section["journal"] if section.get("journal") else None)
 
     def use_memory(self, memory: Any) -> None:
         pass
@@ -73,6 +85,7 @@ class MemoryBooks:
                 raise errors.RemoteRejected(f"{ref.kind.value} {ref.number} is booked; a booked document is never changed")
             updated = dataclasses.replace(current, totals=document.totals)
             self.documents[index] = (updated, document)
+            self._save()
             return updated
 
     def book(self, ref: DocumentRef, document: Document | None = None) -> DocumentRef:
@@ -84,6 +97,7 @@ class MemoryBooks:
                 raise errors.RemoteRejected(f"only an invoice can be booked, not {current.kind.value} {current.number}")
             booked = dataclasses.replace(current, booked=True)
             self.documents[index] = (booked, held)
+            self._save()
             return booked
 
     def status(self, ref: DocumentRef) -> DocumentRef | None:
@@ -97,6 +111,7 @@ class MemoryBooks:
                     if current.booked:
                         return current  # a booked document is never removed
                     del self.documents[index]
+                    self._save()
                     return None
             return None
 
@@ -119,13 +134,30 @@ class MemoryBooks:
             number = str(1 + sum(1 for ref, _ in self.documents if ref.kind is document.kind))
             ref = DocumentRef(document.reference, document.kind, number, booked=booked, totals=document.totals)
             self.documents.append((ref, document))
+            self._save()
             return ref
+
+    def _save(self) -> None:
+        if self.journal is None:
+            return
+        entries = [{"reference": r.reference, "kind": r.kind.value, "number": r.number, "booked": r.booked,
+                    "totals": [str(v) for v in dataclasses.astuple(r.totals)] if r.totals else None}
+                   for r, _ in self.documents]
+        temporary = self.journal.with_suffix(".tmp")
+        temporary.write_text(json.dumps(entries))
+        os.replace(temporary, self.journal)
 
     def _index(self, reference: str) -> int:
         for index, (ref, _) in enumerate(self.documents):
             if ref.reference == reference:
                 return index
         raise errors.OrderError(f"no document {reference}")
+
+
+def _ref_from(entry: dict[str, Any]) -> DocumentRef:
+    totals = Totals(*map(Decimal, entry["totals"])) if entry.get("totals") else None
+    return DocumentRef(entry["reference"], DocumentKind(entry["kind"]), entry["number"], booked=entry["booked"],
+                       totals=totals)
 
 
 class MemoryShop:

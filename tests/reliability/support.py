@@ -232,12 +232,12 @@ def economic(latency: float = 0.0, app: Callable | None = None, **kwargs: Any) -
 
 def write_config(folder: Path, accounting_url: str, *, transfer: dict[str, Any] | None = None,
                  accounting: dict[str, Any] | None = None, log: dict[str, Any] | None = None,
-                 shop: dict[str, Any] | None = None, mode: int = 0o600) -> Path:
-    """A config for the file shop (folder/orders) into the fake e-conomic, secrets from the
-    environment, log beside it."""
+                 shop: dict[str, Any] | None = None, mode: int = 0o600, books: dict[str, Any] | None = None) -> Path:
+    """A config for the file shop (folder/orders) into the fake e-conomic (or the `books`
+    section given), secrets from the environment, log beside it."""
     tree = yaml.safe_load((REPO / "config.example.yaml").read_text())
     tree["shop"] = shop or {"platform": "file", "path": "orders"}
-    tree["accounting"] = {
+    tree["accounting"] = books or {
         "system": "economic", "url": accounting_url,
         "app_secret_token": "${ECONOMIC_APP_SECRET_TOKEN}",
         "agreement_grant_token": "${ECONOMIC_AGREEMENT_GRANT_TOKEN}",

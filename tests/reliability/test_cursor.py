@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.woocommerce import API, FakeWooCommerce, WooServer
-from tests.reliability.crash_points import POINTS
+from tests.reliability.crash import POINTS
 from tests.reliability.support import (
     SECRETS, assert_no_crash, documents, economic, iexsync_command, make_orders, run_iexsync, write_config,
 )
@@ -78,7 +78,7 @@ def test_a_recovered_order_is_not_fetched_again_on_every_run(tmp_path: Path, tal
             shop.add_order(order)
             shop.modify(order["id"])
         config = woo_config(tmp_path, books.url, woo.url)
-        command = [*iexsync_command()[:2], "tests.reliability.crash_points", "after-book", "1", "--",
+        command = [*iexsync_command()[:2], "tests.reliability.crash", "after-book", "1", "--",
                    "sync", "--config", str(config)]
         assert run_iexsync(tally, command=command).returncode == -signal.SIGKILL
         assert_no_crash(run_iexsync(tally, "sync", "--config", config), allowed=(0,))
