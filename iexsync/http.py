@@ -4,6 +4,8 @@ Rules every connector gets by using this module:
 - Reads (GET/HEAD) are retried with backoff on connection errors, 429 and 5xx, honouring
   Retry-After (urllib3's Retry does this). Writes are never retried blindly: a write
   whose answer never came raises `OutcomeUnknown`, which the engine resolves by lookup.
+  A write answered 429 was refused, not done: with `write_retries_on_429` it is sent
+  again after the server's Retry-After (one cap for reads and writes alike).
 - Credentials never travel over plain http to a non-loopback host.
 - A client-side rate limit keeps us under the API's documented limit instead of
   bouncing off 429s.
@@ -164,6 +166,7 @@ class Client:
         pool_size: int = 10,
         ca_bundle: str | None = None,
         ca_bundle_key: str = "ca_bundle",
+        write_retries_on_429: int = 0,
     ):
         check_transport(base_url, allow_insecure_http=allow_insecure_http, what=what)
         self.base_url = base_url.rstrip("/")
@@ -193,6 +196,9 @@ class Client:
             respect_retry_after_header=True,
             raise_on_status=False,
         )
+        self.retry = retry
+        self.backoff = backoff
+        self.write_retries_on_429 = write_retries_on_429
         adapter = HTTPAdapter(max_retries=retry, pool_connections=pool_size, pool_maxsize=pool_size)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
@@ -209,6 +215,21 @@ class Client:
         vendor's error bodies mean, and calls `raise_for_status` with its own reader.
         """
         method = method.upper()
+        retries = 0 if method in SAFE_METHODS else self.write_retries_on_429  # reads: urllib3's Retry
+        for attempt in range(retries + 1):
+            response = self._send(method, path, kwargs)
+            if response.status_code != 429 or attempt == retries:
+                return response
+            time.sleep(self.retry_after(response, attempt))
+        raise AssertionError("unreachable")
+
+    def retry_after(self, response: requests.Response, attempt: int) -> float:
+        """The server's Retry-After (seconds or an HTTP date), capped at MAX_RETRY_AFTER;
+        without one, the backoff for this attempt."""
+        seconds = self.retry.get_retry_after(response)  # type: ignore[arg-type]  # reads .headers only
+        return seconds if seconds is not None else min(MAX_RETRY_AFTER, self.backoff * 2**attempt)
+
+    def _send(self, method: str, path: str, kwargs: dict[str, Any]) -> requests.Response:
         url = self.url(path)
         kwargs.setdefault("timeout", self.timeout)
         kwargs.setdefault("verify", self.verify)

@@ -10,7 +10,6 @@ Money travels as JSON numbers written from Decimal and read back into Decimal: n
 from __future__ import annotations
 
 import json
-import time
 from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
@@ -26,7 +25,6 @@ WHAT = "e-conomic"
 PAGE_SIZE = 1000  # the documented maximum: one request for any realistic lookup
 MAX_PAGES = 50
 WRITE_RETRIES_ON_429 = 3  # a 429 means "not done": safe to send again after the wait
-MAX_RETRY_AFTER = 60.0
 
 _FILTER_ESCAPES = {c: "$" + c for c in "()*,[]"}
 _SELF_LINK_CODES = {
@@ -103,6 +101,7 @@ class EconomicApi:
             timeout=(min(5.0, timeout), timeout),
             ca_bundle=ca_bundle,
             ca_bundle_key="accounting.ca_bundle",
+            write_retries_on_429=WRITE_RETRIES_ON_429,
         )
 
     @property
@@ -153,11 +152,7 @@ class EconomicApi:
 
     def _write(self, method: str, path: str, body: dict[str, Any], subject: str, line_labels: list[str] | None) -> Any:
         data = dumps(body).encode()
-        for attempt in range(WRITE_RETRIES_ON_429 + 1):
-            response = self._send(method, path, data)
-            if response.status_code != 429 or attempt == WRITE_RETRIES_ON_429:
-                break
-            time.sleep(_retry_after(response, attempt))
+        response = self._send(method, path, data)
         self._raise_for(response, subject, line_labels)
         try:
             return loads(response)
@@ -203,9 +198,3 @@ class EconomicApi:
         classify_status(response, WHAT, response.text[:200])
 
 
-def _retry_after(response: requests.Response, attempt: int) -> float:
-    value = response.headers.get("Retry-After", "")
-    try:
-        return min(MAX_RETRY_AFTER, max(0.0, float(value)))
-    except ValueError:
-        return min(MAX_RETRY_AFTER, 0.5 * 2**attempt)
