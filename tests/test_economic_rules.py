@@ -23,6 +23,7 @@ from iexsync.document import Document, DocumentKind, DocumentLine
 from iexsync.errors import MappingError
 from iexsync.model import Address, Customer, LineKind, Totals
 from tests.fakes.economic import SCHEMA_DIR, decode_resource_id
+from tests.vendor import needs_vendor
 
 D = Decimal
 SETTINGS = EconomicSettings.from_section({"app_secret_token": "aaaa", "agreement_grant_token": "bbbb"})
@@ -112,6 +113,7 @@ def test_filter_values_and_resource_ids_are_escaped_as_documented() -> None:
         assert decode_resource_id(resource_id(text)) == text
 
 
+@needs_vendor("economic", "examples", "error.validation.400.invoices.drafts.post.json")
 def test_the_vendors_validation_example_reads_as_one_message() -> None:
     body = json.loads((SCHEMA_DIR / "examples" / "error.validation.400.invoices.drafts.post.json").read_text())
     message = describe_rejection(body, "the invoice draft for order 1001", 400, ["line 1 (50)", "line 2 (51)"])
@@ -155,5 +157,6 @@ def test_a_partial_section_keeps_the_other_defaults() -> None:
         "https://restapi.e-conomic.com", "DK", "email", True)
 
 
+@needs_vendor("economic", "invoices.drafts.post.schema.json")
 def test_the_schema_files_are_where_the_fake_reads_them() -> None:
     assert Path(SCHEMA_DIR, "invoices.drafts.post.schema.json").is_file()

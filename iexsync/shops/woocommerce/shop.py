@@ -36,8 +36,8 @@ from iexsync import errors, redaction
 from iexsync.http import Client, classify_status, json_body, strip_query
 from iexsync.shops.base import BrokenOrder, ShopItem, WebhookDelivery, WebhookInvalid
 from iexsync.model import Order, Refund
-from iexsync.shops.woocommerce.order import TAX_BASIS_SCHEMA, parse_order, parse_refunds
 from iexsync.shops.woocommerce.auth import credentials, oauth_refusal
+from iexsync.shops.woocommerce.order import TAX_BASIS_SCHEMA, parse_order, parse_refunds
 from iexsync.timeutil import parse_time
 
 WHAT = "WooCommerce"
@@ -173,8 +173,8 @@ class WooCommerceShop:
             per_page=int(section.get("per_page", MAX_PER_PAGE)),
             timeout=float(section.get("timeout", 30)),
             rate_limit=section.get("rate_limit"),
-            tax_basis=section.get("tax_based_on", "shipping"),
             ca_bundle=str(base_dir / Path(section["ca_bundle"]).expanduser()) if section.get("ca_bundle") else None,
+            tax_basis=section.get("tax_based_on", "shipping"),
         )
 
     # --- orders ---------------------------------------------------------------------------
@@ -538,7 +538,7 @@ class WooCommerceShop:
                 f"({where} answered 404 {said}); {_PERMALINK_HINT}"
             )])
         if status == 404:
-            raise errors.OrderInvalid(redaction.redact(f"{where} answered 404 {said}"))
+            raise errors.OrderNotFound(redaction.redact(f"{where} answered 404 {said}"))
         if status == 400 and code == "rest_invalid_param" and "per_page" in (data.get("params") or {}):
             detail = data["params"]["per_page"]
             cap = re.search(r"and (\d+) \(inclusive\)", str(detail))
