@@ -26,7 +26,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from iexsync import naming, planner
+from iexsync import planner
 from iexsync.books.base import Books
 from iexsync.config import Settings
 from iexsync.document import Document, DocumentKind, DocumentRef
@@ -604,4 +604,4 @@ def _ref(transfer: Transfer) -> DocumentRef:
 
 def _ref_name(ref: DocumentRef) -> str:
     """"invoice draft 1", "booked invoice 20003": a draft and a booked invoice are told apart."""
-    return naming.document_name(ref.kind, ref.number, ref.booked)
+    return document_label(ref.kind, ref.number, ref.booked)

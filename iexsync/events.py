@@ -61,10 +61,9 @@ class RunResult:
 def document_label(kind: DocumentKind | str, number: str, booked: bool) -> str:
     """A document as the log names it, telling a draft from a booked invoice: "invoice
     draft 5", "booked invoice 20003", "order 3", "credit note 2"."""
-    kind = DocumentKind(kind)
-    if kind is DocumentKind.INVOICE:
-        return f"{'booked invoice' if booked else 'invoice draft'} {number}"
-    return f"{document_name(kind)} {number}"
+    from iexsync.naming import document_name as named  # one naming, shared with `log search`
+
+    return named(DocumentKind(kind).value, number, booked)
 
 
 def document_name(kind: DocumentKind | str) -> str:

@@ -383,7 +383,7 @@ def test_an_order_turned_into_an_invoice_by_the_bookkeeper_is_never_invoiced_twi
     assert events(tmp_path, "1005")[-2:] == [
         ("transferred", "Already in the accounting system as invoice draft 1, made from the order's document "
                         "(iexsync:woocommerce:1005:order); recorded, not written again"),
-        ("booked", "Booked invoice 1"),
+        ("booked", "Booked as booked invoice 1"),
     ]
     sync(cli, path)
     assert len(books.booked) == 1 and books.drafts == {}
