@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from iexsync import __version__
-from iexsync.errors import UserError
+from iexsync.errors import Interrupted, UserError
 
 from iexsync.logsearch import OUTCOMES
 
@@ -30,6 +30,11 @@ class _Group(click.Group):
 
             click.echo(f"iexsync: {redact(str(exc))}", err=True)
             ctx.exit(exc.exit_code)
+        except (KeyboardInterrupt, Interrupted):  # Ctrl-C, SIGTERM: as __main__ says it
+            from iexsync.errors import EXIT_INTERRUPTED, INTERRUPTED
+
+            click.echo(f"\n{INTERRUPTED}", err=True)
+            ctx.exit(EXIT_INTERRUPTED)
 
 
 def _remember_config(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:
@@ -71,12 +76,14 @@ def cli() -> None:
 @click.option("--dry-run", is_flag=True, help="Decide everything and print the documents; write nothing.")
 @click.option("--order", "order_ids", multiple=True, help="Only this order id (again, even if unchanged); repeatable.")
 @click.option("--verbose", "-v", is_flag=True, help="Print the summary even when not on a terminal.")
+@click.option("--json", "as_json", is_flag=True, help="The run's summary as JSON on stdout (with --dry-run: the documents).")
 @click.pass_context
-def sync(ctx: click.Context, dry_run: bool, order_ids: tuple[str, ...], verbose: bool) -> None:
+def sync(ctx: click.Context, dry_run: bool, order_ids: tuple[str, ...], verbose: bool, as_json: bool) -> None:
     """Transfer every order that changed since the last run (run it from cron every 5 minutes)."""
     from iexsync import commands
 
-    code = commands.sync(_config_path(ctx), dry_run=dry_run, order_ids=list(order_ids) or None, verbose=verbose, echo=_echo)
+    code = commands.sync(_config_path(ctx), dry_run=dry_run, order_ids=list(order_ids) or None, verbose=verbose,
+                         echo=_echo, as_json=as_json)
     if code:
         ctx.exit(code)
 
@@ -169,6 +176,7 @@ def import_command(ctx: click.Context, start: Any, end: Any, dry_run: bool, as_j
 
 
 @cli.group()
+@config_option
 def log() -> None:
     """The log of what became of each order."""
 
@@ -247,12 +255,16 @@ def log_show(ctx: click.Context, order: str, as_json: bool) -> None:
 
 @cli.command()
 @config_option
+@click.option("--json", "as_json", is_flag=True, help="A JSON list instead of a table.")
 @click.pass_context
-def states(ctx: click.Context) -> None:
+def states(ctx: click.Context, as_json: bool) -> None:
     """The shop's order states, each marked allowed or not, with what it becomes."""
     from iexsync import commands, service
 
     rows = service.states(_settings(ctx))
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
     click.echo(commands.table(
         [(r["state"], r["orders"], "yes" if r["allowed"] else "no", r["becomes"]) for r in rows],
         ("state", "orders", "allowed", "becomes"),
@@ -260,6 +272,7 @@ def states(ctx: click.Context) -> None:
 
 
 @cli.group()
+@config_option
 def webhook() -> None:
     """Receive the shop's webhooks, so orders are transferred seconds after they change."""
 
@@ -310,6 +323,7 @@ def webhook_register(ctx: click.Context, url: str) -> None:
 
 
 @cli.group("config")
+@config_option
 def config_group() -> None:
     """Check the config, or print its JSON Schema."""
 
@@ -335,4 +349,7 @@ def config_schema() -> None:
 
 
 def main() -> None:
+    from iexsync.errors import on_sigterm
+
+    on_sigterm()
     cli(prog_name="iexsync")

@@ -50,7 +50,8 @@ def _warn_if_others_can_read(config_path: Path | str, holds_secrets: bool, echo:
         echo(warning, err=True)
 
 
-def sync(config_path: Path | str, *, dry_run: bool, order_ids: list[str] | None, verbose: bool, echo: Echo) -> int:
+def sync(config_path: Path | str, *, dry_run: bool, order_ids: list[str] | None, verbose: bool, echo: Echo,
+         as_json: bool = False) -> int:
     """One run; quiet on success when not on a terminal (cron), but saying what failed."""
     from iexsync import service
 
@@ -61,6 +62,10 @@ def sync(config_path: Path | str, *, dry_run: bool, order_ids: list[str] | None,
 
         echo(json.dumps(result.planned, indent=2, ensure_ascii=False))
         _summary(result, lambda text: echo(text, err=True))
+    elif as_json:
+        import json
+
+        echo(json.dumps(summary_json(result), indent=2, ensure_ascii=False))
     elif verbose or order_ids or sys.stdout.isatty():
         _summary(result, echo)
     else:
@@ -70,8 +75,16 @@ def sync(config_path: Path | str, *, dry_run: bool, order_ids: list[str] | None,
     if order_ids and not dry_run:
         lines, still_in_error = _last_outcomes(loaded, order_ids, result)
         for line in lines:
-            echo(line)
+            echo(line, err=as_json)  # stdout stays JSON alone
     return EXIT_ORDER_ERRORS if result.errors or still_in_error else 0
+
+
+def summary_json(result: Any) -> dict[str, Any]:
+    """The run's summary for a script: what `_summary` prints as a table."""
+    return {"run": result.run, "orders_seen": result.orders_seen, "counts": dict(result.counts), "busy": result.busy,
+            "events": [{"order": e.order, "state": e.state, "outcome": e.outcome, "document": e.document,
+                        "message": e.message} for e in result.events],
+            "events_not_kept": result.events_not_kept}
 
 
 def _last_outcomes(loaded: Settings, order_ids: list[str], result: Any) -> tuple[list[str], bool]:

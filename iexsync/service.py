@@ -96,13 +96,11 @@ def status_report(store: Store, settings: Settings) -> dict[str, Any]:
 
 def run_failure(exc: BaseException) -> str:
     """Why a run stopped, in a line: the message a person sees for it."""
+    from iexsync.errors import Interrupted
+
     if isinstance(exc, (KeyboardInterrupt, Interrupted)):
         return "interrupted"
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-
-
-class Interrupted(Exception):
-    """SIGTERM: the run stops as after Ctrl-C (raised by the handler `commands` installs)."""
 
 
 def states(settings: Settings) -> list[dict[str, Any]]:

@@ -1,0 +1,87 @@
+"""Output that fits terminals and scripts, and exit codes as the README's table says them."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.conftest import make_orders, run_process, write_config
+from tests.test_woocommerce_sync import ENV, config as woo_config
+from tests.fakes.woocommerce import FakeWooCommerce
+
+
+def test_config_is_accepted_on_command_groups(demo: Path, cli) -> None:
+    cli("sync", "--config", demo)
+    for line in (("log", "-c", demo, "search", "1001"), ("config", "-c", demo, "check"),
+                 ("log", "--config", demo, "show", "1001")):
+        result = cli(*line)
+        assert result.exit_code == 0, (line, result.output)
+    assert "1001" in cli("log", "-c", demo, "search", "1001", "--json").output
+
+
+def test_json_on_states_and_the_sync_summary(demo: Path, cli) -> None:
+    states = json.loads(cli("states", "--config", demo, "--json").output)
+    assert {"state": "completed", "orders": 7, "allowed": True, "becomes": "invoice, booked"} in states
+    result = cli("sync", "--config", demo, "--json")
+    summary = json.loads(result.output)
+    assert result.exit_code == 1 and summary["orders_seen"] == 10 and summary["counts"]["error"] == 1
+    assert {e["order"] for e in summary["events"] if e["outcome"] == "error"} == {"1009"}
+
+
+def test_dry_run_stdout_is_json_alone_and_nothing_is_created(demo: Path) -> None:
+    folder = demo.parent
+    before = sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+    result = run_process("sync", "--config", demo, "--dry-run")
+    planned = json.loads(result.stdout)  # stdout is the JSON and nothing else
+    assert len(planned) > 5 and "orders read" in result.stderr
+    assert sorted(str(p.relative_to(folder)) for p in folder.rglob("*")) == before
+
+
+def test_webhook_register_with_a_bad_url_is_a_usage_error(tmp_path: Path, server, cli) -> None:
+    server.use(FakeWooCommerce(ENV["WOO_KEY"], ENV["WOO_SECRET"]))
+    path = woo_config(tmp_path, server, webhook_secret="whsec-" + "ab" * 10)
+    for url in ("not a url", "http://books.example.com/webhooks/woocommerce"):
+        result = cli("webhook", "register", "--config", path, "--url", url, env=ENV)
+        assert result.exit_code == 2, result.output
+
+
+def test_sigterm_stops_a_run_cleanly_and_the_next_finishes_it(demo: Path) -> None:
+    write_config(demo, {"transfer": {"require_sku": False}})
+    make_orders(demo.parent / "examples" / "orders", 300)
+    ledger = demo.parent / "books" / "ledger.beancount"
+    process = subprocess.Popen([sys.executable, "-m", "iexsync", "sync", "--config", str(demo)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (not ledger.exists() or ledger.read_text().count("iexsync-ref") < 10):
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert "iexsync: interrupted; the next run carries on" in err and "Traceback" not in err
+    assert [p.name for p in ledger.parent.iterdir()] == ["ledger.beancount"]
+    again = run_process("sync", "--config", demo)
+    assert again.returncode == 0, again.stderr
+    refs = [line for line in ledger.read_text().splitlines() if line.startswith("  iexsync-ref:")]
+    assert len(refs) == len(set(refs)) and len(refs) >= 300
+
+
+def test_ctrl_c_says_the_same_both_ways(demo: Path) -> None:
+    make_orders(demo.parent / "examples" / "orders", 300)
+    write_config(demo, {"transfer": {"require_sku": False}})
+    for args in (["sync", "--config", str(demo)], ["sync", "--config", str(demo), "--json"]):  # short way, click
+        ledger = demo.parent / "books" / "ledger.beancount"
+        count = ledger.read_text().count("iexsync-ref") if ledger.exists() else 0
+        process = subprocess.Popen([sys.executable, "-m", "iexsync", *args], stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and (not ledger.exists() or ledger.read_text().count("iexsync-ref") < count + 5):
+            time.sleep(0.05)
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=60)
+        assert process.returncode == 130, (args, err)
+        assert err.strip().endswith("iexsync: interrupted; the next run carries on"), err
