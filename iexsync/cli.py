@@ -333,7 +333,10 @@ def config_group() -> None:
 @click.pass_context
 def config_check(ctx: click.Context) -> None:
     """Validate the config and report every problem at once; changes nothing."""
+    from iexsync import service
+
     settings = _settings(ctx)
+    service.check_config(settings)
     ignored = [s for s in settings.transfer.per_state if s not in settings.transfer.allowed_states]
     for state in ignored:
         click.echo(f"note: transfer.per_state.{state} applies only once {state!r} is in transfer.allowed_states", err=True)
