@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from iexsync import __version__
-from iexsync.errors import Interrupted, UserError
+from iexsync.errors import Interrupted, UsageError, UserError
 
 from iexsync.logsearch import OUTCOMES
 
@@ -341,6 +341,41 @@ def config_check(ctx: click.Context) -> None:
     for state in ignored:
         click.echo(f"note: transfer.per_state.{state} applies only once {state!r} is in transfer.allowed_states", err=True)
     click.echo(f"{settings.path}: ok")
+
+
+@config_group.command("init")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path), required=False)
+@click.option("--shop", "shop", type=click.Choice(["file", "woocommerce"]), help="Where orders come from.")
+@click.option("--books", "books", type=click.Choice(["beancount", "economic"]), help="Where documents go.")
+@click.option("--shop-at", help="The shop's folder (file) or address (woocommerce).")
+@click.option("--books-at", help="The ledger's path (beancount).")
+@click.option("--start-date", help="The first day whose orders are transferred (default: today).")
+@click.option("--force", is_flag=True, help="Replace an existing file.")
+@click.option("--interactive/--no-interactive", default=None, help="Ask for what is not given (default: on a terminal).")
+def config_init(path: Path | None, shop: str | None, books: str | None, shop_at: str | None, books_at: str | None,
+                start_date: str | None, force: bool, interactive: bool | None) -> None:
+    """Write a commented starter config (default: the platform's config file) and say what next."""
+    import datetime as dt
+
+    from iexsync import configfiles, starter
+
+    path = path or Path(configfiles.default_config_path())
+    ask = sys.stdin.isatty() if interactive is None else interactive
+    if ask:
+        shop = shop or click.prompt("Shop", type=click.Choice(["file", "woocommerce"]), default="woocommerce")
+        shop_at = shop_at or click.prompt("Shop folder" if shop == "file" else "Shop address", default=starter.DEFAULTS[shop])
+        books = books or click.prompt("Accounting system", type=click.Choice(["beancount", "economic"]), default="economic")
+        if books == "beancount":
+            books_at = books_at or click.prompt("Ledger", default=starter.DEFAULTS["beancount"])
+    shop, books = shop or "woocommerce", books or "economic"
+    start = start_date or dt.date.today().isoformat()
+    if path.exists() and not force:
+        raise UsageError(f"{path} exists; pass --force to replace it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = starter.render(shop, books, shop_at or starter.DEFAULTS[shop], books_at or starter.DEFAULTS["beancount"], start)
+    path.write_text(text, encoding="utf-8")
+    path.chmod(0o600)
+    click.echo(f"wrote {path}; edit it, then: iexsync config check --config {path}")
 
 
 @config_group.command("schema")

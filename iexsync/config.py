@@ -282,7 +282,8 @@ def _read(path: Path) -> str:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(
-            [f"no config file at {path}; pass --config FILE or set IEXSYNC_CONFIG (see config.example.yaml)"]
+            [f"no config file at {path}; pass --config FILE or set IEXSYNC_CONFIG, or write one with "
+             f"`iexsync config init {path}`"]
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError([f"cannot read {path}: {exc}"]) from None

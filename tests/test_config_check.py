@@ -56,3 +56,37 @@ def test_a_secret_of_the_wrong_type_or_length_is_never_echoed(tmp_path: Path, se
     result = run_process("config", "check", "--config", path)
     assert result.returncode == 78
     assert str(secret) not in result.stderr + result.stdout and "ck_short" not in result.stderr + result.stdout
+
+
+def test_config_init_writes_a_starter_that_checks(tmp_path: Path, cli) -> None:
+    (tmp_path / "orders").mkdir()
+    target = tmp_path / "iexsync.yaml"
+    result = cli("config", "init", str(target), "--shop", "file", "--books", "beancount", "--shop-at", "orders",
+                 "--start-date", "2026-01-01", "--no-interactive")
+    assert result.exit_code == 0, result.output
+    assert oct(target.stat().st_mode & 0o777) == "0o600" and "# " in target.read_text()
+    assert cli("config", "check", "--config", target).exit_code == 0
+    again = cli("config", "init", str(target), "--no-interactive")
+    assert again.exit_code == 2 and "exists; pass --force" in again.output
+
+
+def test_config_init_asks_for_the_essentials(tmp_path: Path, cli) -> None:
+    from click.testing import CliRunner
+
+    from iexsync.cli import cli as command
+
+    target = tmp_path / "c.yaml"
+    answers = "woocommerce\nhttps://shop.example.dk\neconomic\n"
+    result = CliRunner().invoke(command, ["config", "init", str(target), "--interactive"], input=answers)
+    assert result.exit_code == 0, result.output
+    text = target.read_text()
+    assert "url: https://shop.example.dk" in text and "${WC_CONSUMER_SECRET}" in text and "system: economic" in text
+    check = run_process("config", "check", "--config", target)
+    assert check.returncode == 78
+    for name in ("WC_CONSUMER_KEY", "WC_CONSUMER_SECRET", "ECONOMIC_APP_SECRET_TOKEN", "ECONOMIC_AGREEMENT_GRANT_TOKEN"):
+        assert check.stderr.count(f"the environment variable {name} is not set") == 1
+
+
+def test_the_missing_config_error_points_to_config_init(tmp_path: Path) -> None:
+    result = run_process("sync", "--config", tmp_path / "none.yaml")
+    assert result.returncode == 78 and "iexsync config init" in result.stderr
