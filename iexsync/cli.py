@@ -67,23 +67,32 @@ def _settings(ctx: click.Context):
 @click.group(cls=_Group)
 @config_option
 @click.version_option(__version__, prog_name="iexsync")
-def cli() -> None:
+@click.option("--verbose", "-v", count=True, help="More output, for every command: -vv adds each HTTP request and answer.")
+@click.option("--quiet", "-q", is_flag=True, help="Errors only, for every command.")
+@click.pass_context
+def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
     """Transfer webshop orders into the books: exactly once, right to the cent."""
+    from iexsync import commands
+
+    ctx.meta["iexsync.verbosity"] = -1 if quiet else verbose
+    commands.configure_logging(-1 if quiet else verbose)
 
 
 @cli.command()
 @config_option
 @click.option("--dry-run", is_flag=True, help="Decide everything and print the documents; write nothing.")
 @click.option("--order", "order_ids", multiple=True, help="Only this order id (again, even if unchanged); repeatable.")
-@click.option("--verbose", "-v", is_flag=True, help="Print the summary even when not on a terminal.")
+@click.option("--verbose", "-v", count=True, help="-v: the summary even when not on a terminal; -vv: every HTTP request and answer too.")
+@click.option("--quiet", "-q", is_flag=True, help="Print errors only (no summary, no warnings).")
 @click.option("--json", "as_json", is_flag=True, help="The run's summary as JSON on stdout (with --dry-run: the documents).")
 @click.pass_context
-def sync(ctx: click.Context, dry_run: bool, order_ids: tuple[str, ...], verbose: bool, as_json: bool) -> None:
+def sync(ctx: click.Context, dry_run: bool, order_ids: tuple[str, ...], verbose: int, quiet: bool, as_json: bool) -> None:
     """Transfer every order that changed since the last run (run it from cron every 5 minutes)."""
     from iexsync import commands
 
+    verbose = max(verbose, ctx.find_root().meta.get("iexsync.verbosity", 0))
     code = commands.sync(_config_path(ctx), dry_run=dry_run, order_ids=list(order_ids) or None, verbose=verbose,
-                         echo=_echo, as_json=as_json)
+                         echo=_echo, as_json=as_json, quiet=quiet or ctx.find_root().meta.get("iexsync.verbosity", 0) < 0)
     if code:
         ctx.exit(code)
 

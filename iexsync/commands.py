@@ -31,6 +31,38 @@ if TYPE_CHECKING:
 SEARCH_KEYS = ("time", "order", "state", "outcome", "document", "message")
 
 
+def configure_logging(verbosity: int) -> None:
+    """What libraries may say on stderr. -q (-1): errors only; default (0) and -v (1): our
+    warnings (a mail that could not go), never a library's retry noise (a retry is ours to
+    report, as the order's outcome); -vv (2): every HTTP request and answer (secrets and
+    queries removed by http.py's filter)."""
+    import logging
+
+    class Stderr(logging.StreamHandler):  # whatever sys.stderr is when a record comes
+        @property  # type: ignore[override]
+        def stream(self) -> Any:
+            return sys.stderr
+
+        @stream.setter
+        def stream(self, _value: Any) -> None:
+            pass
+
+    def redacted(record: logging.LogRecord) -> bool:  # whatever a library logs, no secret leaves
+        from iexsync.redaction import redact
+
+        record.msg, record.args = redact(record.getMessage()), ()
+        return True
+
+    handler = Stderr()
+    handler.addFilter(redacted)
+    handler.setFormatter(logging.Formatter("%(message)s" if verbosity < 2 else "%(asctime)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.ERROR if verbosity < 0 else logging.WARNING)
+    logging.getLogger("urllib3").setLevel(logging.DEBUG if verbosity >= 2 else logging.CRITICAL)
+    logging.getLogger("iexsync").setLevel(logging.DEBUG if verbosity >= 2 else logging.ERROR if verbosity < 0 else logging.WARNING)
+
+
 def settings(config_path: Path | str, echo: Echo) -> Settings:
     """The config, loaded and checked; a warning if it holds secrets others can read."""
     from iexsync import config
@@ -50,10 +82,13 @@ def _warn_if_others_can_read(config_path: Path | str, holds_secrets: bool, echo:
         echo(warning, err=True)
 
 
-def sync(config_path: Path | str, *, dry_run: bool, order_ids: list[str] | None, verbose: bool, echo: Echo,
-         as_json: bool = False) -> int:
-    """One run; quiet on success when not on a terminal (cron), but saying what failed."""
+def sync(config_path: Path | str, *, dry_run: bool, order_ids: list[str] | None, verbose: bool | int, echo: Echo,
+         as_json: bool = False, quiet: bool = False) -> int:
+    """One run; quiet on success when not on a terminal (cron), but saying what failed.
+    `verbose` 2 (-vv) adds every HTTP request and answer; `quiet` prints errors only."""
     from iexsync import service
+
+    configure_logging(-1 if quiet else int(verbose))
 
     loaded = settings(config_path, echo)
     result = service.sync(loaded, dry_run=dry_run, order_ids=order_ids)
@@ -66,16 +101,17 @@ def sync(config_path: Path | str, *, dry_run: bool, order_ids: list[str] | None,
         import json
 
         echo(json.dumps(summary_json(result), indent=2, ensure_ascii=False))
-    elif verbose or order_ids or sys.stdout.isatty():
+    elif not quiet and (verbose or order_ids or sys.stdout.isatty()):
         _summary(result, echo)
     else:
         for line in needs_a_human(result.events):
-            echo(line, err=True)
+            if not quiet or ": warning: " not in line:
+                echo(line, err=True)
     still_in_error = False
     if order_ids and not dry_run:
         lines, still_in_error = _last_outcomes(loaded, order_ids, result)
         for line in lines:
-            echo(line, err=as_json)  # stdout stays JSON alone
+            echo(line, err=as_json or quiet)  # stdout stays JSON alone; -q says errors on stderr
     return EXIT_ORDER_ERRORS if result.errors or still_in_error else 0
 
 

@@ -85,3 +85,33 @@ def test_ctrl_c_says_the_same_both_ways(demo: Path) -> None:
         _, err = process.communicate(timeout=60)
         assert process.returncode == 130, (args, err)
         assert err.strip().endswith("iexsync: interrupted; the next run carries on"), err
+
+
+def test_verbosity_minus_q_and_minus_vv(tmp_path: Path, server) -> None:
+    from tests.conftest import EXAMPLES
+    from tests.fakes.server import Fault
+
+    fake = server.use(FakeWooCommerce(ENV["WOO_KEY"], ENV["WOO_SECRET"]))
+    fake.load_orders_dir(EXAMPLES)
+    path = woo_config(tmp_path, server)
+    failed_once: list[str] = []
+
+    def one_503(record):  # a read that fails once: urllib3 retries it, and says so in its log
+        if record.method == "GET" and not failed_once:
+            failed_once.append(record.path)
+            return Fault("status", 503)
+        return None
+
+    server.faults = one_503
+    try:
+        plain = run_process("sync", "--config", path, env=ENV)
+    finally:
+        server.faults = None
+    assert failed_once and plain.returncode == 1
+    assert "Retrying" not in plain.stderr and "urllib3" not in plain.stderr  # no library noise, raw or not
+    quiet = run_process("sync", "--config", path, "--order", "1009", "-q", env=ENV)
+    assert quiet.returncode == 1 and quiet.stdout == "" and "has no SKU" in quiet.stderr
+    chatty = run_process("sync", "--config", path, "-vv", env=ENV)
+    assert "GET /wp-json/wc/v3/orders" in chatty.stderr and '" 200 ' in chatty.stderr
+    for secret in ENV.values():
+        assert secret not in chatty.stderr + chatty.stdout
