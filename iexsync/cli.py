@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from iexsync import __version__
+from iexsync.commands import TABLE_FORMATS
 from iexsync.errors import Interrupted, UsageError, UserError
 
 from iexsync.logsearch import OUTCOMES
@@ -45,6 +46,12 @@ def _remember_config(ctx: click.Context, _param: click.Parameter, value: Path | 
 config_option = click.option(
     "--config", "-c", type=click.Path(dir_okay=False, path_type=Path), expose_value=False, callback=_remember_config,
     help="The config file (default: $IEXSYNC_CONFIG, then the platform's config folder).",
+)
+
+
+format_option = click.option(
+    "--format", "tablefmt", type=click.Choice(TABLE_FORMATS),
+    help="The table's layout (tabulate's), e.g. github for pasting into a ticket.",
 )
 
 
@@ -213,9 +220,10 @@ def _since(ctx: click.Context, param: click.Parameter, value: str | None) -> str
 @click.option("--since", callback=_since, metavar="WHEN", help="Only events since then: 2d, 12h, 30m, or a date 2026-03-01.")
 @click.option("--state", help="Only events of orders in this state (e.g. completed).")
 @click.option("--run", "run_id", metavar="RUN", help="Only events of this run (its id, as `iexsync status` shows it).")
+@format_option
 @click.pass_context
 def log_search(ctx: click.Context, query: str | None, as_json: bool, limit: int, outcome: str | None,
-               since: str | None, state: str | None, run_id: str | None) -> None:
+               since: str | None, state: str | None, run_id: str | None, tablefmt: str | None) -> None:
     """What became of an order: by number, id, e-mail, document number ("booked invoice 20003")
     or words in the message; QUERY may be left out when a filter is given."""
     from iexsync import commands
@@ -226,7 +234,7 @@ def log_search(ctx: click.Context, query: str | None, as_json: bool, limit: int,
     if query is None and not any(filters.values()):
         raise click.UsageError("give a QUERY (an order number, e-mail, document or words) or a filter (--outcome, --since, --state, --run)")
     commands.log_search(_config_path(ctx), query, as_json=as_json, limit=limit, echo=_echo,
-                        filters={k: v for k, v in filters.items() if v is not None})
+                        filters={k: v for k, v in filters.items() if v is not None}, tablefmt=tablefmt)
 
 
 @log.command("prune")
@@ -265,8 +273,9 @@ def log_show(ctx: click.Context, order: str, as_json: bool) -> None:
 @cli.command()
 @config_option
 @click.option("--json", "as_json", is_flag=True, help="A JSON list instead of a table.")
+@format_option
 @click.pass_context
-def states(ctx: click.Context, as_json: bool) -> None:
+def states(ctx: click.Context, as_json: bool, tablefmt: str | None) -> None:
     """The shop's order states, each marked allowed or not, with what it becomes."""
     from iexsync import commands, service
 
@@ -276,7 +285,7 @@ def states(ctx: click.Context, as_json: bool) -> None:
         return
     click.echo(commands.table(
         [(r["state"], r["orders"], "yes" if r["allowed"] else "no", r["becomes"]) for r in rows],
-        ("state", "orders", "allowed", "becomes"),
+        ("state", "orders", "allowed", "becomes"), tablefmt=tablefmt,
     ))
 
 

@@ -288,7 +288,7 @@ def status(config_path: Path | str, *, as_json: bool, stale_after: int, echo: Ec
 
 
 def log_search(config_path: Path | str, query: str | None, *, as_json: bool, limit: int, echo: Echo,
-               filters: dict[str, str] | None = None) -> int:
+               filters: dict[str, str] | None = None, tablefmt: str | None = None) -> int:
     """The order's history, newest first, as a table or a JSON list. `filters`: see
     logsearch.search (`since` an ISO time)."""
     from iexsync import service
@@ -301,8 +301,20 @@ def log_search(config_path: Path | str, query: str | None, *, as_json: bool, lim
     elif not rows:
         echo(f"nothing in the log matches {query!r}" if query is not None else "nothing in the log matches")
     else:
-        echo(table([[row[k] for k in SEARCH_KEYS] for row in rows], SEARCH_KEYS, [None] * 5 + [70]))
+        from iexsync.status import local_time
+
+        cells = [[local_time(row["time"])] + [row[k] for k in SEARCH_KEYS[1:]] for row in rows]
+        echo(table(cells, SEARCH_KEYS, [None] * 5 + [70], fit=terminal_width(), tablefmt=tablefmt))
     return 0
+
+
+def terminal_width() -> int | None:
+    """The terminal's width when stdout is one (tables fit it), else None (a pipe: as is)."""
+    if not sys.stdout.isatty():
+        return None
+    import shutil
+
+    return shutil.get_terminal_size().columns
 
 
 def log_show(config_path: Path | str, order: str, *, as_json: bool, echo: Echo) -> int:
@@ -350,9 +362,27 @@ def _is_whole_number(text: str) -> bool:
     return True
 
 
-def table(rows: Sequence[Sequence[Any]], headers: Sequence[str], widths: Sequence[int | None] = ()) -> str:
-    """`rows` under `headers`; a column with a width in `widths` is wrapped at it. None is shown empty."""
+TABLE_FORMATS = ("simple", "plain", "github", "grid", "pipe", "orgtbl", "rst", "html", "tsv")
+
+
+def table(rows: Sequence[Sequence[Any]], headers: Sequence[str], widths: Sequence[int | None] = (),
+          fit: int | None = None, tablefmt: str | None = None) -> str:
+    """`rows` under `headers`; a column with a width in `widths` is wrapped at it (words kept
+    whole where they fit), or, with `fit`, at what the other columns leave of that many
+    characters. None is shown empty. `tablefmt` other than "simple": tabulate's layout of
+    that name (for pasting into a ticket), tabulate imported only then."""
     cells = [["" if value is None else str(value) for value in row] for row in rows]
+    if fit is not None and widths:
+        wrapped = [index for index, width in enumerate(widths) if width is not None]
+        others = sum(max([len(headers[i]) + 2] + [len(line) for row in cells for line in (row[i].splitlines() or [""])])
+                     for i in range(len(headers)) if i not in wrapped)
+        room = max(10, (fit - others - 2 * (len(headers) - 1)) // max(1, len(wrapped)))
+        widths = [room if width is not None else None for width in widths]
+    if tablefmt and tablefmt != "simple":
+        from tabulate import tabulate
+
+        return tabulate(cells, headers=list(headers), tablefmt=tablefmt, disable_numparse=True,
+                        maxcolwidths=list(widths) + [None] * (len(headers) - len(widths)) if widths else None)
     for index, width in enumerate(widths):
         if width is not None:
             for row in cells:

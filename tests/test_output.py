@@ -115,3 +115,55 @@ def test_verbosity_minus_q_and_minus_vv(tmp_path: Path, server) -> None:
     assert "GET /wp-json/wc/v3/orders" in chatty.stderr and '" 200 ' in chatty.stderr
     for secret in ENV.values():
         assert secret not in chatty.stderr + chatty.stdout
+
+
+def _on_a_terminal(args: list[str], columns: int, env: dict | None = None) -> str:
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    pid, fd = pty.fork()
+    if pid == 0:
+        fcntl.ioctl(1, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
+        os.environ.pop("COLUMNS", None)
+        os.environ.update(env or {})
+        os.execv(sys.executable, [sys.executable, "-m", "iexsync", *args])
+    output = b""
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        output += chunk
+    os.waitpid(pid, 0)
+    os.close(fd)
+    return output.decode().replace("\r\n", "\n")
+
+
+def test_tables_fit_the_terminal_in_local_time(demo: Path, cli) -> None:
+    cli("sync", "--config", demo)
+    found = json.loads(cli("log", "search", "1009", "--config", demo, "--json").output)
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    local = datetime.fromisoformat(found[0]["time"]).astimezone(ZoneInfo("Asia/Tokyo")).strftime("%Y-%m-%d %H:%M:%S")
+    for columns in (80, 120):
+        text = _on_a_terminal(["log", "search", "1009", "--config", str(demo)], columns, {"TZ": "Asia/Tokyo"})
+        lines = [line for line in text.splitlines() if line]
+        assert len(lines) > 3 and max(len(line) for line in lines) <= columns, text
+        assert lines[2].startswith(local)
+        assert "has no" in text and "SKU" in text  # wrapped, not cut: words whole
+    piped = run_process("log", "search", "1009", "--config", demo)  # a pipe: the 70-wide message column
+    assert max(len(line) for line in piped.stdout.splitlines()) > 80
+
+
+def test_format_gives_tabulates_layouts(demo: Path, cli) -> None:
+    cli("sync", "--config", demo)
+    github = cli("log", "search", "1006", "--config", demo, "--format", "github").output
+    assert github.splitlines()[0].startswith("| time") and github.splitlines()[1].startswith("|---")
+    grid = cli("states", "--config", demo, "--format", "grid").output
+    assert grid.startswith("+--") and "| completed" in grid
+    assert cli("states", "--config", demo, "--format", "fancy-nonsense").exit_code == 2
