@@ -8,6 +8,7 @@ vendor folder, our own schema of the fields we send): an invalid one would be a 
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
@@ -21,7 +22,7 @@ from iexsync.document import DocumentKind
 from iexsync.store import Store
 from tests.fakes.dinero import FakeDinero
 from tests.fakes.economic import fault_once
-from tests.fakes.server import FakeServer, Recorded
+from tests.fakes.server import Fault, FakeServer, Recorded
 from tests.test_dinero_support import WINDOW, connect, demo_order, dinero, dinero_server, invoice, plug, settings_for  # noqa: F401
 
 D = Decimal
@@ -253,6 +254,32 @@ def test_a_contact_create_whose_answer_never_came_is_not_made_twice(dinero, dine
     dinero_server.faults = fault_once("POST", f"/v1/{dinero.organization_id}/contacts")
     ref = connect(dinero_server).create(invoice(settings, demo_order(1001)))  # looked up by its own Guid
     assert len(dinero.contacts) == 1 and dinero.invoices[ref.remote_id]["ContactGuid"] in dinero.contacts
+
+
+def test_a_contact_repeated_after_a_lost_answer_is_refused_by_its_own_guid_not_doubled(dinero, dinero_server, settings) -> None:
+    """The contact POST landed but its answer was lost, the look-up by its Guid missed and
+    the list lags behind: the next attempt posts again, and Dinero refuses the same Guid."""
+    org = dinero.organization_id
+    empty = json.dumps({"Collection": [], "Pagination": {"MaxPageSizeAllowed": 1000, "PageSize": 1000, "Result": 0,
+                                                         "ResultWithoutFilter": 0, "Page": 0}}).encode()
+    lost, missed, lagging = fault_once("POST", f"/v1/{org}/contacts"), [True], [True]
+
+    def faults(request: Recorded):
+        if request.method == "GET" and request.path.startswith(f"/v1/{org}/contacts/") and missed[0]:
+            missed[0] = False
+            return Fault("status", 404, b'{"code": 40, "message": "Contact not found."}')
+        if request.method == "GET" and request.path == f"/v1/{org}/contacts" and dinero.contacts and lagging[0]:
+            lagging[0] = False
+            return Fault("status", 200, empty)
+        return lost(request)
+
+    dinero_server.faults = faults
+    document = invoice(settings, demo_order(1001))
+    with pytest.raises(errors.OutcomeUnknown):
+        connect(dinero_server).create(document)
+    ref = connect(dinero_server).create(document)
+    assert len(dinero.contacts) == 1 and dinero.invoices[ref.remote_id]["ContactGuid"] in dinero.contacts
+    assert dinero.count("POST /contacts") == 2
 
 
 def test_a_new_contact_carries_the_buyer(dinero, dinero_server, settings) -> None:
