@@ -7,9 +7,9 @@ answer `{"Collection": [...], "Pagination": {...}}` with a 0-based `page` and `p
 up to 1000; an unknown invoice or credit-note guid is 400 with code 63, an unknown contact
 404. Money travels as JSON numbers written from Decimal and read back into Decimal.
 
-Pacing: a token bucket refilled at 85 % of the allowed rate with a burst of a tenth of the
-window, so no window of the API's length can ever hold more than 95 % of the limit; a
-500-order import meets no 429. A 429 that comes anyway (another client of the same
+Pacing: a token bucket refilled at 90 % of the allowed rate with a burst of a twentieth of
+the window's allowance, so no window of the API's length can ever hold more than 95 % of the
+limit (the rest absorbs the network's jitter); a 500-order import meets no 429. A 429 that comes anyway (another client of the same
 organisation) is waited out: reads by urllib3's Retry, honouring Retry-After; writes here,
 since a 429 means Dinero did nothing.
 """
@@ -35,8 +35,8 @@ PAGE_SIZE = 1000  # the documented maximum: one request for any realistic lookup
 MAX_PAGES = 50
 WRITE_RETRIES_ON_429 = 3
 MAX_RETRY_AFTER = 60.0  # Dinero says: wait a minute and continue
-PACE = 0.85  # share of the allowed rate the bucket refills at
-BURST = 0.10  # share of the window's allowance that may go at once
+PACE = 0.90  # share of the allowed rate the bucket refills at
+BURST = 0.05  # share of the window's allowance that may go at once
 MISSING_CODES = (NOT_FOUND, NO_RESULTS, DELETED)
 
 
