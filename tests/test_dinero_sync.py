@@ -146,3 +146,24 @@ def test_a_run_killed_right_after_a_write_books_nothing_twice(dinero, dinero_ser
     assert restarted.exit_code == 1, restarted.output  # only order 1009, as before
     assert_demo_transferred_once(dinero)
     assert len(dinero.contacts) == len({c["Email"] for c in dinero.contacts.values()})
+
+
+def test_a_refused_grant_is_exit_77_and_no_credential_or_token_is_printed_or_logged(dinero, dinero_server, workspace) -> None:
+    from tests.conftest import run_process
+    from tests.fakes.dinero import API_KEY, CLIENT_SECRET
+
+    ok = run_process("sync", "--config", workspace, "--verbose")
+    assert ok.returncode == 1 and dinero.tokens_issued == 1  # 1009's error
+    [token] = dinero.tokens
+    dinero.api_key = "a-new-key-the-config-does-not-have"
+    raw = json.loads((workspace.parent / "orders" / "1001.json").read_text())
+    raw.update(id=7001, number="7001", date_modified="2026-03-05T10:00:00", date_modified_gmt="2026-03-05T10:00:00")
+    (workspace.parent / "orders" / "7001.json").write_text(json.dumps(raw))  # a new order: Dinero is needed
+    refused = run_process("sync", "--config", workspace)
+    assert refused.returncode == 77, refused.stderr
+    assert "Dinero rejected the credentials (invalid_grant" in refused.stderr + refused.stdout
+    log = (workspace.parent / "iexsync.db").read_bytes()
+    for output in (ok.stdout, ok.stderr, refused.stdout, refused.stderr, log):
+        text = output if isinstance(output, str) else output.decode("latin-1")
+        for secret in (API_KEY, CLIENT_SECRET, token):
+            assert secret not in text

@@ -84,10 +84,10 @@ class DineroApi:
         self.client = Client(
             settings.url, what=WHAT, headers={"Content-Type": "application/json"},
             allow_insecure_http=settings.allow_insecure_http, rate_limit=rate, burst=burst,
-            pool_size=pool_size, timeout=timeout,
+            pool_size=pool_size, timeout=timeout, ca_bundle=settings.ca_bundle, ca_bundle_key="accounting.ca_bundle",
         )
         auth_client = Client(settings.auth_url, what=WHAT, allow_insecure_http=settings.allow_insecure_http,
-                             timeout=timeout)
+                             timeout=timeout, ca_bundle=settings.ca_bundle, ca_bundle_key="accounting.ca_bundle")
         self.tokens = TokenSource(auth_client, settings.auth_url, settings.client_id, settings.client_secret,
                                   settings.api_key)
 

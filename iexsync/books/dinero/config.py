@@ -12,6 +12,7 @@ import copy
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 DEFAULT_URL = "https://api.dinero.dk"
@@ -61,6 +62,9 @@ CONFIG_SCHEMA: dict[str, Any] = {
                      "description": "The token endpoint."},
         "allow_insecure_http": {"type": "boolean", "default": False,
                                 "description": "Allow plain http to a host other than this machine (the credentials travel in clear)."},
+        "ca_bundle": {"type": ["string", "null"], "default": None,
+                      "description": "A PEM file with the CA certificate(s) to trust for `url` and `auth_url` (relative to the "
+                                     "config file), for a proxy or test server with a private CA. Empty: the system's trusted CAs."},
         "timeout": {"type": "number", "exclusiveMinimum": 0, "maximum": 600, "default": 30,
                     "description": "Seconds to wait for an answer. A write whose answer did not come is looked up "
                                    "by its Guid on the next run, never sent again blindly."},
@@ -148,6 +152,7 @@ class DineroSettings:
     url: str = DEFAULT_URL
     auth_url: str = DEFAULT_AUTH_URL
     allow_insecure_http: bool = False
+    ca_bundle: str | None = None
     timeout: float = 30
     rate_requests: int = 100
     rate_seconds: float = 60
@@ -165,7 +170,7 @@ class DineroSettings:
     on_mismatch: str = "draft"
 
     @classmethod
-    def from_section(cls, section: Mapping[str, Any]) -> "DineroSettings":
+    def from_section(cls, section: Mapping[str, Any], base_dir: Path | None = None) -> "DineroSettings":
         """Typed settings from a validated section, defaults applied from the schema."""
         props = CONFIG_SCHEMA["properties"]
 
@@ -185,6 +190,7 @@ class DineroSettings:
             url=get("url"),
             auth_url=get("auth_url"),
             allow_insecure_http=bool(get("allow_insecure_http")),
+            ca_bundle=str((base_dir or Path(".")) / Path(get("ca_bundle")).expanduser()) if get("ca_bundle") else None,
             timeout=float(get("timeout")),
             rate_requests=int(rate["requests"]),
             rate_seconds=float(rate["per_seconds"]),

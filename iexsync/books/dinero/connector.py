@@ -91,7 +91,7 @@ class DineroBooks:
 
     @classmethod
     def from_config(cls, section: Mapping[str, Any], base_dir: Path) -> "DineroBooks":
-        return cls(DineroSettings.from_section(section))
+        return cls(DineroSettings.from_section(section, base_dir))
 
     def use_memory(self, memory: Memory) -> None:
         """Remember contact and product Guids in the log, per organisation and integration
