@@ -94,6 +94,8 @@ def _document(settings: Settings, order: Order, kind: DocumentKind, lines: list[
         totals=_totals(lines, order.currency),
         payment=order.payment,
         fields=_fields(settings, order),
+        tax_lines=order.tax_lines,
+        tax_basis=order.tax_basis,
         **extra,
     )
 

@@ -56,17 +56,17 @@ def test_demo_invoices_land_as_drafts_with_the_shops_totals_to_the_cent(dinero, 
     assert accounts == {1001: [1000], 1002: [1000, 1010], 1003: [1000], 1004: [1020], 1006: [1000]}
 
 
-def test_an_eu_consumer_charged_their_own_vat_needs_the_oss_account(dinero, dinero_server, settings) -> None:
-    order = demo_order(1003, billing={**demo_order(1003).raw["billing"], "country": "DE"})
-    rates = [dict(t, rate_percent=19) for t in order.raw["tax_lines"]]
-    order = demo_order(1003, billing={**order.raw["billing"]}, tax_lines=rates)
-    document = invoice(settings, order)
-    document = replace(document, lines=tuple(replace(l, vat_rate=D(19)) if l.vat else l for l in document.lines))
-    with pytest.raises(errors.MappingError, match="accounting.accounts.sales_oss"):
-        connect(dinero_server).create(document)
+def test_an_eu_consumer_charged_their_own_vat_goes_on_the_oss_account(dinero, dinero_server, settings) -> None:
+    from tests.test_dinero_rules import document as rules_document
+
+    german = rules_document("DE", "19", taxed_in="DE")
+    german = replace(german, reference="iexsync:woocommerce:77:invoice",
+                     customer=replace(german.customer, email="kunde@example.de"))
+    with pytest.raises(errors.MappingError, match="accounting.oss_accounts.DE or accounting.accounts.sales_oss"):
+        connect(dinero_server).create(german)
     assert dinero.count("POST /invoices") == 0
-    ref = connect(dinero_server, accounts={"sales_oss": 1040}).create(document)
-    assert set(accounts_of(dinero, ref.remote_id)) == {1040}
+    ref = connect(dinero_server, accounts={"sales_oss": 1040}).create(german)
+    assert set(accounts_of(dinero, ref.remote_id)) == {1040} and ref.totals == german.totals  # 19 % on the OSS account
 
 
 def test_an_order_document_is_refused_with_what_to_configure(dinero, dinero_server, settings) -> None:

@@ -9,10 +9,11 @@ import pytest
 import requests
 
 from tests.fakes import dinero_fields
-from tests.fakes.dinero import SPEC_PATH, TOKEN_PATH, VENDOR_DIR, FakeDinero, request_validator, vendor_spec
+from tests.fakes.dinero import TOKEN_PATH, VENDOR_DIR, FakeDinero, request_validator, vendor_spec
+from tests.vendor import needs_vendor
 from tests.test_dinero_support import WINDOW, connect, dinero, dinero_server, plug  # noqa: F401
 
-needs_vendor = pytest.mark.skipif(not SPEC_PATH.exists(), reason=f"{SPEC_PATH} absent: the official spec is not beside the repo")
+needs_spec = needs_vendor("dinero", "openapi.json")
 
 
 def _types(schema: dict) -> set[str]:
@@ -26,7 +27,7 @@ def _resolve(spec: dict, schema: dict) -> dict:
     return schema
 
 
-@needs_vendor
+@needs_spec
 @pytest.mark.parametrize(("path", "method"), [(p, m) for p, ms in dinero_fields.OPERATIONS.items() for m in ms])
 def test_our_field_schema_agrees_with_the_official_spec(path: str, method: str) -> None:
     spec = vendor_spec()
@@ -44,7 +45,7 @@ def test_our_field_schema_agrees_with_the_official_spec(path: str, method: str) 
             assert set(line["required"]) <= set(schema["items"]["required"])
 
 
-@needs_vendor
+@needs_spec
 def test_our_example_bodies_in_the_vendor_folder_pass_the_fakes_validation() -> None:
     examples = {
         "ours.contacts.post.request.json": ("/v1/{organizationId}/contacts", "post"),

@@ -33,7 +33,6 @@ import base64
 import copy
 import json
 import math
-import os
 import re
 import threading
 import time
@@ -42,7 +41,6 @@ from collections import Counter
 from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -50,6 +48,7 @@ from jsonschema import Draft202012Validator
 
 from tests.fakes import dinero_fields
 from tests.fakes.server import FakeServer
+from tests.vendor import VENDOR
 
 CLIENT_ID = "fake-dinero-client"
 CLIENT_SECRET = "fake-dinero-client-secret"
@@ -57,7 +56,7 @@ API_KEY = "fake-dinero-api-key-0123456789"
 ORGANIZATION_ID = "412785"
 TOKEN_PATH = "/dineroapi/oauth/token"
 
-VENDOR_DIR = Path(os.environ.get("IEXSYNC_VENDOR_DIR", Path(__file__).resolve().parents[3] / "shared" / "vendor")) / "dinero"
+VENDOR_DIR = VENDOR / "dinero"
 SPEC_PATH = VENDOR_DIR / "openapi.json"
 CENT = Decimal("0.01")
 DEFAULT_PAGE_SIZE = 100

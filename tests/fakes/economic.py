@@ -35,7 +35,6 @@ from __future__ import annotations
 import copy
 import json
 import math
-import os
 import re
 import threading
 import time
@@ -52,12 +51,17 @@ from jsonschema import Draft7Validator
 
 from tests.fakes import economic_filter
 from tests.fakes.server import Fault, FakeServer, Recorded
+from tests.vendor import VENDOR
 
 APP_SECRET_TOKEN = "fake-app-secret-token"
 AGREEMENT_GRANT_TOKEN = "fake-agreement-grant-token"
 
-# The vendor-doc schemas live beside the repo in shared/vendor (as for the WooCommerce fake).
-SCHEMA_DIR = Path(os.environ.get("IEXSYNC_VENDOR_DIR", Path(__file__).resolve().parents[3] / "shared" / "vendor")) / "economic"
+# The vendor-doc schemas live beside the repo in shared/vendor (tests/vendor.py).
+SCHEMA_DIR = VENDOR / "economic"
+# Each vendor schema → our own description of the part iexsync sends (tests/contract/economic).
+SCHEMAS = {"invoices.drafts.post": "document", "orders.drafts.post": "document", "invoices.booked.post": "booking",
+           "customers.post": "customer", "products.post": "product"}
+OURS = Path(__file__).resolve().parents[1] / "contract" / "economic"
 CENT = Decimal("0.01")
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 1000
@@ -136,10 +140,10 @@ class FakeEconomic:
         self.bodies: list[tuple[str, dict[str, Any]]] = []  # ("POST /invoices/drafts", body) in order
         self._rate = rate_limit
         self._window: list[float] = []
-        self._validators = {
-            name: Draft7Validator(_schema(name))
-            for name in ("invoices.drafts.post", "orders.drafts.post", "invoices.booked.post", "customers.post", "products.post")
-        }
+        # Every write is checked against the vendor's schema when this clone has it (CI
+        # does); without it, against our own description of what iexsync sends, which
+        # tests/contract checks against the vendor's in CI.
+        self._validators = {name: Draft7Validator(write_schema(name)) for name in SCHEMAS}
         self._seed(group_rates or {1: Decimal("25"), 2: Decimal("0")})
         self._routes = self._route_table()
 
@@ -852,11 +856,11 @@ def dumps(value: Any) -> str:
     return json.dumps(value)
 
 
-def _schema(name: str) -> dict[str, Any]:
+def write_schema(name: str) -> dict[str, Any]:
+    """The vendor's schema for a write, or our own description of it in a clone without one."""
     path = SCHEMA_DIR / f"{name}.schema.json"
     if not path.exists():
-        raise FileNotFoundError(f"{path} is missing: the fake validates every write against the vendor-doc "
-                                "schemas (set IEXSYNC_VENDOR_DIR to the shared/vendor folder)")
+        path = OURS / f"{SCHEMAS[name]}.schema.json"
     return json.loads(path.read_text(encoding="utf-8"))
 
 

@@ -108,6 +108,18 @@ CONFIG_SCHEMA: dict[str, Any] = {
                 "rounding": _account("Rounding and totals corrections (an account without VAT); null: sales_vat_free.", None),
             },
         ),
+        "oss_accounts": {
+            "type": "object", "default": {}, "propertyNames": {"pattern": "^[A-Z]{2}$"},
+            "additionalProperties": {"type": "integer", "minimum": 1, "maximum": 99999999},
+            "description": "Per EU country (ISO code): the OSS sales account for consumers charged that country's VAT; "
+                           "wins over accounts.sales_oss.",
+        },
+        "foreign_vat_accounts": {
+            "type": "object", "default": {}, "propertyNames": {"pattern": "^[A-Z]{2}$"},
+            "additionalProperties": {"type": "integer", "minimum": 1, "maximum": 99999999},
+            "description": "Per non-EU country (ISO code): the account for sales charged that country's VAT "
+                           "(e.g. Norway's VOEC); a country not listed makes such an order an error.",
+        },
         "header": {"type": "string", "minLength": 1, "default": "Ordre {{ order.number }}",
                    "description": "The document's description (its heading), a template over the order."},
         "payments": _object(
@@ -163,6 +175,8 @@ class DineroSettings:
     collective_contact: str | None = None
     use_products: bool = False
     accounts: Mapping[str, int | None] = field(default_factory=lambda: dict(CONFIG_SCHEMA["properties"]["accounts"]["default"]))
+    oss_accounts: Mapping[str, int] = field(default_factory=dict)
+    foreign_vat_accounts: Mapping[str, int] = field(default_factory=dict)
     header: str = "Ordre {{ order.number }}"
     default_payment: PaymentRule = field(default_factory=PaymentRule)
     method_payments: Mapping[str, PaymentRule] = field(default_factory=dict)
@@ -201,6 +215,8 @@ class DineroSettings:
             collective_contact=contacts["collective_contact"],
             use_products=bool(get("use_products")),
             accounts=get("accounts"),
+            oss_accounts={k.upper(): int(v) for k, v in (get("oss_accounts") or {}).items()},
+            foreign_vat_accounts={k.upper(): int(v) for k, v in (get("foreign_vat_accounts") or {}).items()},
             header=get("header"),
             default_payment=_payment(payments.get("default") or {}),
             method_payments={name: _payment(value or {}) for name, value in (payments.get("methods") or {}).items()},

@@ -39,7 +39,8 @@ from iexsync.books.dinero.config import CONFIG_SCHEMA, DineroSettings
 from iexsync.books.dinero.contacts import ContactDirectory
 from iexsync.books.dinero.errors import DUPLICATE, TIMESTAMP_OUTDATED
 from iexsync.books.dinero.products import ProductCatalog
-from iexsync.books.dinero.vat import Treatment, account_for, treatment
+from iexsync.books.dinero.vat import account_for, treatment
+from iexsync.vat import VatTreatment
 from iexsync.document import Document, DocumentKind, DocumentRef
 from iexsync.model import LineKind, Totals
 from iexsync.toolkit.cache import Recent, Remembered
@@ -72,7 +73,7 @@ CREDIT_NOTES = Place("sales/creditnotes", DocumentKind.CREDIT_NOTE, "credit note
 class Draft:
     body: dict[str, Any]
     labels: list[str]  # per body line: the document line it came from, for error messages
-    sale: Treatment
+    sale: VatTreatment
 
 
 class DineroBooks:
@@ -340,7 +341,7 @@ class DineroBooks:
         lines: list[BodyLine] = []
         for number, line in enumerate(document.lines, start=1):
             label = f"line {number}" + (f" ({line.sku})" if line.sku else f" ({line.text[:40]})" if line.text else "")
-            account = account_for(line, sale, document, self.settings, label)
+            account = account_for(line, sale, document, self.settings)
             product = ""
             if self.settings.use_products and line.kind is LineKind.PRODUCT and line.sku:
                 product = self.products.guid_for(line.sku, line.text, account, line.unit_net)
@@ -424,7 +425,7 @@ class DineroBooks:
         if problem is None:
             self._held.pop(document.reference, None)
             return ref
-        problem = f"{problem} (a {draft.sale.kind} sale)"
+        problem = f"{problem} ({draft.sale.kind.value}: {draft.sale.describe()})"
         policy = self.settings.on_mismatch
         if policy == "ignore":
             log.info("%s: %s; booked anyway (totals.on_mismatch: ignore)", document.reference, problem)

@@ -56,7 +56,7 @@ def describe_rejection(body: Any, subject: str, status: int, line_labels: list[s
     message = str(body.get("message") or body.get("Message") or "").strip()
     if not problems:
         problems = [message or "no reason given"]
-    elif message and message.lower() not in ("validation error", "validation failed") and not any(message in p for p in problems):
+    elif message and message.lower().rstrip(".") not in ("validation error", "validation failed") and not any(message in p for p in problems):
         problems.insert(0, message)
     suffix = f" (code {code})" if code is not None else f" ({status})"
     return f"Dinero refused {subject}{suffix}: " + "; ".join(problems)

@@ -1,59 +1,60 @@
 """Which sales account each line goes on. Dinero takes the VAT from the line's account (its
-VAT code), so the account must reproduce the VAT the shop charged. The kind of sale is
-decided the way e-conomic's VAT zone is, by the VAT actually charged and where the buyer is:
-- home-country VAT → domestic: `sales` (or `shipping`/`fees`), a 0 % line `sales_vat_free`;
-- no VAT on a home sale → exempt: `sales_vat_free`;
-- no VAT, an EU business with a VAT number → eu (reverse charge): `sales_eu`;
-- no VAT, a buyer outside the EU → abroad (export): `sales_abroad`;
-- an EU consumer charged their own country's VAT → oss: `sales_oss`.
+VAT code), so the account must reproduce the VAT the shop charged. The kind of sale is the
+core's VAT treatment (`iexsync.vat`, by the country whose VAT was charged), mapped the way
+e-conomic maps it to a VAT zone:
+- domestic (home VAT) → `sales` (or `shipping`/`fees`), a 0 % line `sales_vat_free`;
+- exempt (no VAT on a home sale) → `sales_vat_free`;
+- reverse charge (no VAT, an EU business with a valid VAT number) → `sales_eu`;
+- export (no VAT, a buyer outside the EU) → `sales_abroad`;
+- OSS (an EU consumer charged their own country's VAT) → `oss_accounts.<country>`, else `sales_oss`;
+- foreign (a non-EU country's VAT, e.g. Norway's VOEC) → `foreign_vat_accounts.<country>`.
+A kind of sale the config has no account for is a MappingError naming country, rate and key.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from types import SimpleNamespace
-
+from iexsync import vat
 from iexsync.books.dinero.config import DineroSettings
-from iexsync.books.economic.vat import choose_zone
 from iexsync.document import Document, DocumentKind, DocumentLine
-from iexsync.errors import MappingError
 from iexsync.model import LineKind
 from iexsync.money import ZERO
 
-# What each kind of sale needs, for the message when its account is not configured.
-_NEEDS = {
-    "eu": ("sales_eu", "a sale to an EU business without VAT (reverse charge)",
-           "your account for EU sales of goods (an EU-sale VAT code)"),
-    "abroad": ("sales_abroad", "a sale outside the EU without VAT (export)",
-               "your account for sales outside the EU (no VAT)"),
-    "oss": ("sales_oss", "VAT charged to an EU consumer at their own country's rate (One-Stop-Shop)",
-            "your OSS sales account (an OSS VAT code)"),
+T = vat.Treatment
+# The treatment → the config key that sets its account (named in errors).
+ACCOUNT_KEYS = {
+    T.REVERSE_CHARGE.value: "accounting.accounts.sales_eu to your account for EU sales (an EU-sale VAT code)",
+    T.EXPORT.value: "accounting.accounts.sales_abroad to your account for sales outside the EU (no VAT)",
+    T.OSS.value: "accounting.oss_accounts.<country> or accounting.accounts.sales_oss to your OSS sales account",
+    T.FOREIGN.value: "accounting.foreign_vat_accounts.<country> to an account for that country's VAT",
 }
-_ZONES = {"domestic": 1, "eu": 2, "abroad": 3, "exempt": 4}
+# Treatments whose every line goes on one account, by the config's choices.
+_ONE_ACCOUNT = {T.REVERSE_CHARGE, T.EXPORT, T.OSS, T.FOREIGN}
 
 
-@dataclass(frozen=True)
-class Treatment:
-    kind: str  # domestic | exempt | eu | abroad | oss
+def treatment(document: Document, settings: DineroSettings) -> vat.VatTreatment:
+    return vat.classify(document, settings.home_country)
 
 
-def treatment(document: Document, settings: DineroSettings) -> Treatment:
-    """The kind of sale, by the country whose VAT was charged (shared with e-conomic's zones)."""
-    rules = SimpleNamespace(home_country=settings.home_country, vat_zones=_ZONES, oss_zone=5)
-    return Treatment(choose_zone(document, rules).kind)  # type: ignore[arg-type]
+def account_choices(settings: DineroSettings) -> dict[str, int | None]:
+    accounts = settings.accounts
+    choices: dict[str, int | None] = {
+        T.REVERSE_CHARGE.value: accounts.get("sales_eu"),
+        T.EXPORT.value: accounts.get("sales_abroad"),
+        T.OSS.value: accounts.get("sales_oss"),
+    }
+    choices.update({f"oss:{country}": account for country, account in settings.oss_accounts.items()})
+    choices.update({f"foreign:{country}": account for country, account in settings.foreign_vat_accounts.items()})
+    return choices
 
 
-def account_for(line: DocumentLine, sale: Treatment, document: Document, settings: DineroSettings, label: str) -> int:
+def account_for(line: DocumentLine, sale: vat.VatTreatment, document: Document, settings: DineroSettings) -> int:
     accounts = settings.accounts
     if _is_rounding(line):
         return int(accounts.get("rounding") or accounts["sales_vat_free"])
-    if sale.kind in _NEEDS:
-        key, what, hint = _NEEDS[sale.kind]
-        account = accounts.get(key)
-        if account is None:
-            raise MappingError(f"{label}: the order is {what}; set accounting.accounts.{key} to {hint}")
-        return int(account)
-    if sale.kind == "exempt" or line.vat_rate == ZERO:
+    if sale.kind in _ONE_ACCOUNT:
+        keys = {kind: key.replace("<country>", sale.country) for kind, key in ACCOUNT_KEYS.items()}
+        return int(vat.pick(sale, account_choices(settings), keys))
+    if sale.kind is T.EXEMPT or line.vat_rate == ZERO:
         return int(accounts["sales_vat_free"])
     if line.kind is LineKind.SHIPPING:
         return int(accounts.get("shipping") or accounts["sales"])

@@ -37,7 +37,7 @@ from iexsync.http import Client, classify_status, json_body, strip_query
 from iexsync.shops.base import BrokenOrder, ShopItem, WebhookDelivery, WebhookInvalid
 from iexsync.model import Order, Refund
 from iexsync.shops.woocommerce.auth import credentials, oauth_refusal
-from iexsync.shops.woocommerce.order import parse_order, parse_refunds
+from iexsync.shops.woocommerce.order import TAX_BASIS_SCHEMA, parse_order, parse_refunds
 from iexsync.timeutil import parse_time
 
 WHAT = "WooCommerce"
@@ -102,6 +102,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
             "description": "At most this many requests per second, for hosts that limit the REST API "
                            "(WooCommerce itself has no limit). Empty: no limit.",
         },
+        "tax_based_on": TAX_BASIS_SCHEMA,
     },
 }
 
@@ -131,6 +132,7 @@ class WooCommerceShop:
         ca_bundle: str | None = None,
         retries: int = 4,
         backoff: float = 0.5,
+        tax_basis: str = "shipping",
     ):
         for secret in (consumer_key, consumer_secret, webhook_secret):
             if secret:
@@ -140,6 +142,7 @@ class WooCommerceShop:
         if not 2 <= per_page <= MAX_PER_PAGE:
             raise errors.ConfigError([f"shop.per_page is {per_page}; it must be between 2 and {MAX_PER_PAGE}"])
         self.api_url = api_url(url)
+        self.tax_basis = tax_basis
         self.per_page = per_page
         self.webhook_secret = webhook_secret or None
         self.query_string_auth = query_string_auth
@@ -171,6 +174,7 @@ class WooCommerceShop:
             timeout=float(section.get("timeout", 30)),
             rate_limit=section.get("rate_limit"),
             ca_bundle=str(base_dir / Path(section["ca_bundle"]).expanduser()) if section.get("ca_bundle") else None,
+            tax_basis=section.get("tax_based_on", "shipping"),
         )
 
     # --- orders ---------------------------------------------------------------------------
@@ -314,7 +318,7 @@ class WooCommerceShop:
         """The canonical order (its refunds as the order lists them), or a BrokenOrder for
         this order alone."""
         try:
-            return parse_order(raw)
+            return parse_order(raw, tax_basis=self.tax_basis)
         except errors.OrderInvalid as exc:
             return _broken(raw, exc.message)
 
