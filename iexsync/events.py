@@ -58,6 +58,15 @@ class RunResult:
             self._kept_errors += 1
 
 
+def document_label(kind: DocumentKind | str, number: str, booked: bool) -> str:
+    """A document as the log names it, telling a draft from a booked invoice: "invoice
+    draft 5", "booked invoice 20003", "order 3", "credit note 2"."""
+    kind = DocumentKind(kind)
+    if kind is DocumentKind.INVOICE:
+        return f"{'booked invoice' if booked else 'invoice draft'} {number}"
+    return f"{document_name(kind)} {number}"
+
+
 def document_name(kind: DocumentKind | str) -> str:
     """A document kind as people read it in the log and the summary."""
     return {"invoice": "invoice", "order": "order", "credit_note": "credit note"}[DocumentKind(kind).value]

@@ -20,6 +20,7 @@ class LineKind(str, enum.Enum):
     SHIPPING = "shipping"
     FEE = "fee"
     DISCOUNT = "discount"
+    REFUND = "refund"  # on a credit note: the part of a refund no line of it accounts for
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,10 @@ class Refund:
     amount: Decimal  # positive: what was given back, VAT included
     reason: str = ""
     created: datetime | None = None
-    lines: tuple[Line, ...] = ()  # returned items, quantities positive
+    # What the refund gave back, amounts positive: returned products (kind PRODUCT), shipping
+    # (SHIPPING) and fees (FEE), each at the VAT rate the order charged on it. Whatever of
+    # `amount` they do not account for is credited split over the order's VAT rates.
+    lines: tuple[Line, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -126,7 +126,7 @@ def test_changed_draft_is_updated_and_booked_change_is_a_warning(demo: Path, cli
     order["date_modified_gmt"] = "2026-03-01T10:00:00"
     path.write_text(json.dumps(order))
     result = cli("sync", "--config", demo, "--verbose")
-    assert "The order changed: invoice 3 updated" in result.output
+    assert "The order changed: invoice draft 3 updated" in result.output
     ledger = demo.parent / "books" / "ledger.beancount"
     assert ledger_entries(ledger).count("iexsync:woocommerce:1003:invoice") == 1
     assert '! "Nielsen Keramik"' in ledger.read_text()
@@ -170,7 +170,8 @@ def test_fixing_the_config_retries_the_failed_order(demo: Path, cli) -> None:
     write_config(demo, {"transfer": {"require_sku": False}})
     result = cli("sync", "--config", demo, "--verbose")
     assert result.exit_code == 0
-    assert "Transferred as invoice 6" in result.output
+    assert "Transferred as invoice draft 6" in result.output
+    assert "Booked as booked invoice 6" in result.output
     assert "1009" in result.output
 
 

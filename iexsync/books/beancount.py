@@ -94,7 +94,7 @@ class BeancountBooks:
         self._index: dict[str, _Entry] | None = None  # reference → entry, read once per run
         self._lock = threading.RLock()  # orders run on threads; the ledger is one file
         self._opened: set[str] = set()
-        self._counts: Counter[DocumentKind] = Counter()  # entries of each kind: the next number
+        self._counts: Counter[DocumentKind] = Counter()  # the highest number of each kind: the next is one more
         self._ending = b""  # the ledger's last two bytes: how the next append must begin
 
     @classmethod
@@ -139,6 +139,21 @@ class BeancountBooks:
         if not entry.booked:
             self._set_booked(entry)
         return self._require(ref.reference)
+
+    @_serialised
+    def status(self, ref: DocumentRef) -> DocumentRef | None:
+        return self.find(ref.reference, ref.kind)  # the ledger as it is on disk now (edited by hand, say)
+
+    @_serialised
+    def delete(self, ref: DocumentRef) -> DocumentRef | None:
+        """Remove an unbooked entry (a `!` invoice, an order entry); a booked one stays."""
+        entry = self._entries().get(ref.reference)
+        if entry is None:
+            return None
+        if entry.booked:
+            return _ref(entry)
+        self._replace(entry, [])
+        return None
 
     @_serialised
     def use_memory(self, memory: Any) -> None:
@@ -233,7 +248,10 @@ class BeancountBooks:
         assert self._index is not None
         for entry in entries:
             self._index[entry.reference] = entry
-            self._counts[entry.kind] += 1
+            # The highest number of each kind, not how many: after a draft was deleted (a
+            # cancelled order's) the next number must still be a new one.
+            highest = self._counts[entry.kind]
+            self._counts[entry.kind] = max(highest, int(entry.number) if entry.number.isdigit() else highest + 1)
         self._opened |= opened
 
     def _next_number(self, kind: DocumentKind) -> str:

@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
-from iexsync.errors import ConfigError, OrderError, OrderInvalid
+from iexsync.errors import ConfigError, OrderInvalid, OrderNotFound
 from iexsync.model import Order, Refund
 from iexsync.shops.base import BrokenOrder, ShopItem, WebhookDelivery
 from iexsync.shops.woocommerce.order import TAX_BASIS_SCHEMA, parse_order
@@ -58,7 +58,7 @@ class FileShop:
         for item in self._all():
             if item.order_id == order_id:
                 return item
-        raise OrderError(f"order {order_id} is not in {self.folder} any more")
+        raise OrderNotFound(f"order {order_id} is not in {self.folder} any more")
 
     def refunds(self, order: Order) -> tuple[Refund, ...]:
         return order.refunds  # a file holds all there is to know

@@ -240,6 +240,34 @@ class FakeEconomic:
         with self.lock:
             self.sent_orders[number] = self.orders.pop(number)
 
+    # --- what the bookkeeper does in e-conomic's own screens ----------------------------
+    def book_by_hand(self, draft_number: int) -> int:
+        """The bookkeeper books an invoice draft (the default `book: false` leaves that to
+        them): a booked invoice with the next number; returns that number."""
+        with self.lock:
+            return self._booked_from_draft(draft_number)["bookedInvoiceNumber"]
+
+    def convert_order(self, order_number: int) -> int:
+        """The bookkeeper invoices an order (e-conomic's order → invoice flow, the "upgrade
+        to invoice draft" of GET /orders/drafts/:n/templates/upgrade-instructions/draftInvoice):
+        an invoice draft made from the order, carrying its customer, recipient, lines, notes
+        and references (`references.other` too: [ours], the template is the order's own
+        document as a draftInvoice); a draft order leaves /orders/drafts, a sent one is
+        archived in /orders/archived (the docs). Returns the invoice draft's number."""
+        with self.lock:
+            if order_number in self.orders:
+                order = self.orders.pop(order_number)
+            else:
+                order = self.sent_orders.pop(order_number)
+                self.archived_orders[order_number] = copy.deepcopy(order)
+            draft = {k: copy.deepcopy(v) for k, v in order.items() if k not in ("orderNumber", "templates")}
+            number = self._next["draft"]
+            self._next["draft"] += 1
+            draft["draftInvoiceNumber"] = number
+            draft["soap"] = {"currentInvoiceHandle": {"id": 1000 + number}}
+            self.drafts[number] = draft
+            return number
+
     # --- WSGI ---------------------------------------------------------------------------
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> list[bytes]:
         base = f"http://{environ.get('HTTP_HOST', 'localhost')}"
@@ -775,6 +803,14 @@ class FakeEconomic:
             _annotate(tree, ["bookWithNumber"], {"errorCode": "FAKE_DUPLICATE", "message": "An invoice with this number is already booked.", "value": wanted})  # [ours]
         if tree:
             raise Reply(400, _validation(tree))
+        invoice = self._booked_from_draft(number, wanted)
+        view = self._view("invoices/booked", invoice, request.base)
+        view["pdf"] = {"self": f"{view['self']}/pdf"}
+        return 201, view, {"Location": view["self"]}
+
+    def _booked_from_draft(self, number: int, wanted: int | None = None) -> dict[str, Any]:
+        """Book draft `number`: it leaves the drafts and becomes a booked invoice, its
+        references and all, under the next booked number (or `wanted`)."""
         draft = self.drafts.pop(number)
         booked_number = wanted or max([self._next["booked"] - 1, *self.booked], default=0) + 1
         self._next["booked"] = max(self._next["booked"], booked_number + 1)
@@ -783,9 +819,7 @@ class FakeEconomic:
         invoice["remainder"] = invoice["grossAmount"]
         invoice["remainderInBaseCurrency"] = invoice["grossAmountInBaseCurrency"]
         self.booked[booked_number] = invoice
-        view = self._view("invoices/booked", invoice, request.base)
-        view["pdf"] = {"self": f"{view['self']}/pdf"}
-        return 201, view, {"Location": view["self"]}
+        return invoice
 
     def _book_with_number(self, request: "_Request", number: str) -> tuple:
         given = (request.body or {}).get("bookWithNumber") if isinstance(request.body, dict) else None

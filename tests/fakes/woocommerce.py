@@ -546,14 +546,18 @@ class FakeWooCommerce:
             self.orders.pop(order_id)
             self.refunds.pop(order_id, None)
 
-    def add_refund(self, order_id: int, amount: str, reason: str = "", line_items: list[dict] | None = None) -> dict[str, Any]:
-        """A refund as WooCommerce records one: its own object, a summary on the order, the order modified."""
+    def add_refund(self, order_id: int, amount: str, reason: str = "", line_items: list[dict] | None = None,
+                   shipping_lines: list[dict] | None = None, fee_lines: list[dict] | None = None) -> dict[str, Any]:
+        """A refund as WooCommerce records one: its own object, a summary on the order, the order modified.
+        Its lines (negative amounts) as the REST API lists them: products, shipping and fees
+        (WC_REST_Order_Refunds_V2_Controller::get_formatted_item_data)."""
         with self._lock:
             refund_id = max([*self.orders, *(r["id"] for rs in self.refunds.values() for r in rs)]) + 1
             now = self._tick()
             refund = {"id": refund_id, "date_created": self._local(now), "date_created_gmt": _wc(now),
                       "amount": amount, "reason": reason, "refunded_by": 1, "refunded_payment": False,
-                      "meta_data": [], "line_items": line_items or []}
+                      "meta_data": [], "line_items": line_items or [], "shipping_lines": shipping_lines or [],
+                      "tax_lines": [], "fee_lines": fee_lines or []}
             existing = self.refunds_json(order_id)
             self.refunds[order_id] = [refund, *existing]
             self.modify(order_id, lambda raw: raw.__setitem__(

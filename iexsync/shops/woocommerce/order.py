@@ -481,34 +481,22 @@ class _Reader:
         )
 
     def refund(self, item: Any, path: str) -> Refund:
+        """One refund object: its returned products, and the shipping and fees it gave back
+        (`shipping_lines`, `fee_lines`, which WooCommerce's refunds carry since 3.x), each
+        at the VAT rate the order charged on it. Amounts come negative; kept positive here."""
         if not isinstance(item, dict):
             raise OrderInvalid(f"{path[:-1]} is {_show(item)}, expected an object")
+        rates = self.tax_rates()
         returned = []
-        line_items = item.get("line_items") or []
-        if not isinstance(line_items, list):
-            raise OrderInvalid(f"{path}line_items is {_show(line_items)}, expected a list")
-        for index, line in enumerate(line_items):
-            line_path = f"{path}line_items[{index}]."
-            if not isinstance(line, dict):
-                raise OrderInvalid(f"{line_path[:-1]} is {_show(line)}, expected an object")
-            net = abs(self.money(line, "total", line_path))
-            vat = abs(self.money(line, "total_tax", line_path, "0"))
-            try:
-                quantity = abs(parse_decimal(line.get("quantity", 1), f"{line_path}quantity")) or Decimal(1)
-            except MoneyError as exc:
-                raise OrderInvalid(str(exc)) from None
-            returned.append(
-                Line(
-                    kind=LineKind.PRODUCT,
-                    text=self.text(line, "name", line_path),
-                    sku=self.text(line, "sku", line_path),
-                    quantity=quantity,
-                    unit_net=unit_price(net, quantity),
-                    net=net,
-                    vat=vat,
-                    vat_rate=derive_rate(net, vat) if net and vat else ZERO,
-                )
-            )
+        for key, kind, name_key, default in _REFUNDED_LINES:
+            lines = item.get(key) or []
+            if not isinstance(lines, list):
+                raise OrderInvalid(f"{path}{key} is {_show(lines)}, expected a list")
+            for index, line in enumerate(lines):
+                line_path = f"{path}{key}[{index}]."
+                if not isinstance(line, dict):
+                    raise OrderInvalid(f"{line_path[:-1]} is {_show(line)}, expected an object")
+                returned.append(self.refunded_line(line, line_path, rates, kind, self.text(line, name_key, line_path) or default))
         created_at = self.local_time("date_created", required=False, obj=item, path=path)
         return Refund(
             refund_id=str(self.field(item, "id", path, (int, str))),
@@ -517,6 +505,39 @@ class _Reader:
             created=created_at,
             lines=tuple(returned),
         )
+
+    def refunded_line(self, line: dict[str, Any], path: str, rates: dict[str, Decimal | None], kind: LineKind,
+                      text: str) -> Line:
+        """A refund's line, positive. Its rate is the one the order charged (its `taxes`
+        name the order's tax rates); derived from the amounts where the shop names none."""
+        signed_net = self.money(line, "total", path)
+        signed_vat = self.money(line, "total_tax", path, "0")
+        net, vat = abs(signed_net), abs(signed_vat)
+        quantity = Decimal(1)
+        if kind is LineKind.PRODUCT:
+            try:
+                quantity = abs(parse_decimal(line.get("quantity", 1), f"{path}quantity")) or Decimal(1)
+            except MoneyError as exc:
+                raise OrderInvalid(str(exc)) from None
+        rate = self.line_rate(line, path, rates, signed_net, signed_vat) if net and vat else ZERO
+        return Line(
+            kind=kind,
+            text=text,
+            sku=self.text(line, "sku", path) if kind is LineKind.PRODUCT else "",
+            quantity=quantity,
+            unit_net=unit_price(net, quantity),
+            net=net,
+            vat=vat,
+            vat_rate=rate,
+        )
+
+
+# A refund's lists of lines: key, what they are, the key naming a line, the name without one.
+_REFUNDED_LINES = (
+    ("line_items", LineKind.PRODUCT, "name", ""),
+    ("shipping_lines", LineKind.SHIPPING, "method_title", "Shipping"),
+    ("fee_lines", LineKind.FEE, "name", "Fee"),
+)
 
 
 def unit_price(net: Decimal, quantity: Decimal) -> Decimal:

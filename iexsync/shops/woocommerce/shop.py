@@ -538,7 +538,7 @@ class WooCommerceShop:
                 f"({where} answered 404 {said}); {_PERMALINK_HINT}"
             )])
         if status == 404:
-            raise errors.OrderInvalid(redaction.redact(f"{where} answered 404 {said}"))
+            raise errors.OrderNotFound(redaction.redact(f"{where} answered 404 {said}"))
         if status == 400 and code == "rest_invalid_param" and "per_page" in (data.get("params") or {}):
             detail = data["params"]["per_page"]
             cap = re.search(r"and (\d+) \(inclusive\)", str(detail))
