@@ -170,6 +170,36 @@ def test_a_draft_booked_by_hand_meanwhile_is_never_changed(dinero, dinero_server
     assert dinero.count("PUT /v1.2/invoices/{guid}") == 0
 
 
+def test_status_reads_a_draft_booked_by_hand_now(dinero, dinero_server, settings) -> None:
+    books = connect(dinero_server)
+    ref = books.create(invoice(settings, demo_order(1001)))
+    assert books.status(ref) == ref
+    connect(dinero_server).book(ref)  # the bookkeeper books it
+    now = books.status(ref)
+    assert now.booked and now.number == "1" and now.remote_id == ref.remote_id
+    dinero.invoices.clear()  # gone altogether
+    assert books.status(ref) is None
+
+
+def test_a_cancelled_orders_draft_is_deleted_with_its_current_timestamp(dinero, dinero_server, settings) -> None:
+    books = connect(dinero_server)
+    ref = books.create(invoice(settings, demo_order(1001)))
+    dinero_server.faults = bump_on(dinero, "DELETE", ref.remote_id)  # edited in Dinero just before
+    assert books.delete(ref) is None
+    assert dinero.invoices[ref.remote_id]["DeletedAt"] and dinero.count("DELETE /invoices/{guid}") == 2
+    assert books.delete(ref) is None and dinero.count("DELETE /invoices/{guid}") == 2  # gone already: nothing sent
+    assert connect(dinero_server).find(ref.reference) is None
+
+
+def test_a_draft_booked_meanwhile_is_not_deleted(dinero, dinero_server, settings) -> None:
+    books = connect(dinero_server)
+    ref = books.create(invoice(settings, demo_order(1001)))
+    connect(dinero_server).book(ref)
+    now = books.delete(ref)
+    assert now.booked and now.number == "1" and dinero.count("DELETE /invoices/{guid}") == 0
+    assert dinero.invoices[ref.remote_id]["DeletedAt"] is None
+
+
 # --- exactly once ----------------------------------------------------------------------------
 def test_a_create_whose_answer_never_came_is_found_by_its_guid_and_never_written_twice(dinero, dinero_server, settings) -> None:
     books = connect(dinero_server)

@@ -105,6 +105,35 @@ def test_the_demo_config_unchanged_says_what_to_do_about_order_documents(dinero,
     assert "iexsync:woocommerce:1005:invoice" not in documents(dinero)
 
 
+def _edit(workspace: Path, number: str, **changes) -> None:
+    path = workspace.parent / "orders" / f"{number}.json"
+    order = json.loads(path.read_text())
+    order.update(changes, date_modified="2026-03-01T10:00:00", date_modified_gmt="2026-03-01T10:00:00")
+    path.write_text(json.dumps(order))
+
+
+def test_a_draft_booked_by_hand_is_recorded_booked_not_updated(dinero, workspace, cli) -> None:
+    cli("sync", "--config", workspace)
+    [guid] = [g for g, d in dinero.invoices.items() if d["Status"] == "Draft"]
+    dinero.invoices[guid].update(Status="Booked", Number=99)  # the bookkeeper booked 1005's draft
+    order = json.loads((workspace.parent / "orders" / "1005.json").read_text())
+    order["shipping_lines"][0].update(total="0.00", total_tax="0.00", taxes=[])
+    _edit(workspace, "1005", shipping_lines=order["shipping_lines"], shipping_total="0.00", shipping_tax="0.00",
+          total="775.00", total_tax="155.00")
+    result = cli("sync", "--config", workspace, "--verbose")
+    assert "99" in result.output, result.output
+    assert dinero.count("PUT /v1.2/invoices/{guid}") == 0
+
+
+def test_a_cancelled_orders_draft_is_deleted_in_dinero(dinero, workspace, cli) -> None:
+    cli("sync", "--config", workspace)
+    _edit(workspace, "1005", status="cancelled")
+    result = cli("sync", "--config", workspace, "--verbose")
+    assert "deleted" in result.output, result.output
+    [draft] = [d for d in dinero.invoices.values() if d["ExternalReference"] == "iexsync:woocommerce:1005:invoice"]
+    assert draft["DeletedAt"] and dinero.count("DELETE /invoices/{guid}") == 1
+
+
 class KillAfter:
     """Wraps the fake: once it has acted on the nth matching request, SIGKILL the client."""
 

@@ -215,7 +215,7 @@ class FakeDinero:
         self._throttle()
         self._authorize(environ, found.group("org"))
         body = None
-        if method in ("POST", "PUT"):
+        if method in ("POST", "PUT") or (method == "DELETE" and raw):
             body = self._read_json(raw, method, name)
             self._validate(spec_path, method.lower(), body)
             self.bodies.append((f"{method} {name}", copy.deepcopy(body)))
@@ -298,6 +298,7 @@ class FakeDinero:
             ("GET", "v1", "sales/creditnotes", self._lister("creditnotes", self.creditnotes)),
             ("POST", "v1", "sales/creditnotes", self._creator("creditnote", self.creditnotes)),
             ("GET", "v1", f"sales/creditnotes/{g}", self._getter("creditnote", self.creditnotes)),
+            ("DELETE", "v1", f"sales/creditnotes/{g}", self._deleter("creditnote", self.creditnotes)),
             ("PUT", "v1.2", f"sales/creditnotes/{g}", self._updater("creditnote", self.creditnotes)),
             ("POST", "v1", f"sales/creditnotes/{g}/book", self._booker("creditnote", self.creditnotes)),
         ]
@@ -479,8 +480,10 @@ class FakeDinero:
         return handler
 
     def _deleter(self, kind: str, store: dict[str, dict[str, Any]]) -> Callable:
-        def handler(query: dict[str, str], body: Any, guid: str) -> tuple:
+        def handler(query: dict[str, str], body: Any, guid: str) -> tuple:  # noqa: ARG001
             document = self._document(kind, store, guid)
+            if isinstance(body, dict) and body.get("Timestamp") is not None:
+                self._stamp_matches(document, body["Timestamp"])  # optional here, checked when given
             if document["Status"] != "Draft":
                 raise dinero_error(400, 42, "Validation failed.", {"message": "A booked invoice is credited, not deleted."})
             document["DeletedAt"] = _now()

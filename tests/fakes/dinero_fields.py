@@ -56,6 +56,8 @@ OPERATIONS: dict[str, dict[str, dict[str, Any]]] = {
         "required": ["ProductLines", "Timestamp"], "properties": {**_DOCUMENT, "Timestamp": {"type": "string", "minLength": 1}},
     }},
     "/v1/{organizationId}/invoices/{guid}/book": {"post": _BOOK},
+    "/v1/{organizationId}/invoices/{guid}": {"delete": {"required": [], "properties": {"Timestamp": TEXT}}},
+    "/v1/{organizationId}/sales/creditnotes/{guid}": {"delete": {"required": [], "properties": {"Timestamp": TEXT}}},
     "/v1/{organizationId}/invoices/{guid}/payments": {"post": {
         "required": ["Amount", "DepositAccountNumber", "Description", "RemainderIsFee", "Timestamp"],
         "properties": {

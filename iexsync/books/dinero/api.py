@@ -136,6 +136,15 @@ class DineroApi:
             version: str = "v1") -> Any:
         return self._write("PUT", self.path(path, version), body, subject, line_labels)
 
+    def delete(self, path: str, body: dict[str, Any], *, subject: str = "") -> bool:
+        """DELETE a document with its Timestamp; False when it was not there (or deleted
+        already). A lost answer is not repeated here: the caller reads the document again."""
+        response = self._send("DELETE", self.path(path), data=dumps(body).encode())
+        if _missing(response):
+            return False
+        self._raise_for(response, subject)
+        return True
+
     def _write(self, method: str, path: str, body: dict[str, Any], subject: str, line_labels: list[str] | None) -> Any:
         data = dumps(body).encode()
         for attempt in range(WRITE_RETRIES_ON_429 + 1):

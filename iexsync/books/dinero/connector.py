@@ -140,7 +140,43 @@ class DineroBooks:
             self._read_back.put(guid, item)
         return item
 
+    def status(self, ref: DocumentRef) -> DocumentRef | None:
+        """The document as Dinero has it now (read, never remembered): one GET of its Guid;
+        gone from there, looked for by its reference."""
+        if ref.booked:
+            return ref  # booked is for good
+        place = CREDIT_NOTES if ref.kind is DocumentKind.CREDIT_NOTE else INVOICES
+        guid = _own_guid(ref)
+        item = self._read(place, guid) if guid else None
+        if item is not None:
+            return self._ref(place, item, ref.reference)
+        return self.find(ref.reference, ref.kind)
+
     # --- writing ------------------------------------------------------------------------
+    def delete(self, ref: DocumentRef) -> DocumentRef | None:
+        """Delete a draft, with its current TimeStamp. Booked meanwhile (by hand): returned as
+        it is, untouched. Gone already: None."""
+        if ref.booked:
+            return ref
+        now = self.status(ref)
+        if now is None or now.booked:
+            return now
+        place = CREDIT_NOTES if ref.kind is DocumentKind.CREDIT_NOTE else INVOICES
+        subject = f"the deletion of {_name(ref)}"
+        for attempt in range(2):
+            current = self._read(place, now.remote_id)
+            if current is None:
+                return None
+            if current.get("Status") != "Draft":
+                return self._ref(place, current, ref.reference)
+            try:
+                self.api.delete(f"{place.path}/{now.remote_id}", {"Timestamp": current["TimeStamp"]}, subject=subject)
+                return None
+            except Rejected as exc:
+                if exc.code != TIMESTAMP_OUTDATED or attempt:
+                    raise
+        return None  # not reached: the second refusal was raised
+
     def create(self, document: Document) -> DocumentRef:
         if document.kind is DocumentKind.CREDIT_NOTE:
             original = self.find(document.credits_reference, DocumentKind.INVOICE) if document.credits_reference else None
@@ -397,11 +433,10 @@ class DineroBooks:
         return current
 
     def _guid(self, ref: DocumentRef, place: Place) -> str:
-        """The document's Guid: as recorded, else ours for its reference, else found by its reference."""
-        if _UUID.match(ref.remote_id or ""):
-            return ref.remote_id
-        if _UUID.match(ref.number or ""):
-            return ref.number
+        """The document's Guid: as recorded, else found by its reference."""
+        own = _own_guid(ref)
+        if own:
+            return own
         found = self.find(ref.reference, place.kind)
         if found is None:
             raise errors.RemoteRejected(f"{_name(ref)} ({ref.reference}) is not in Dinero (deleted there?)")
@@ -466,6 +501,14 @@ class _OrderView:
         self.date = document.date
         self.totals = document.totals
         self.payment = document.payment
+
+
+def _own_guid(ref: DocumentRef) -> str:
+    """The Guid the log recorded for the document (a draft's number is its Guid), or ""."""
+    for value in (ref.remote_id, ref.number):
+        if _UUID.match(value or ""):
+            return value
+    return ""
 
 
 def _totals(item: Mapping[str, Any]) -> Totals:
