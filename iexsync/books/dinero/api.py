@@ -69,9 +69,14 @@ def dumps(value: Any) -> str:
     raise TypeError(f"cannot send a {type(value).__name__} to Dinero")
 
 
+def filterable(value: str) -> bool:
+    """Whether `<Field> eq '<value>'` can say it: Dinero documents no escape for a quote, and `;` joins conditions."""
+    return "'" not in value and ";" not in value
+
+
 def quoted(value: str, what: str) -> str:
-    """A value for `queryFilter=<Field> eq '<value>'`: Dinero documents no escape for a quote."""
-    if "'" in value or ";" in value:
+    """A value for `queryFilter=<Field> eq '<value>'`."""
+    if not filterable(value):
         raise errors.MappingError(f"the {what} {value!r} holds a ' or ; which Dinero's queryFilter cannot search for")
     return f"'{value}'"
 

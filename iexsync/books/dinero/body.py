@@ -41,9 +41,9 @@ def body_lines(line: DocumentLine, account: int, label: str, product_guid: str =
 
 def external_reference(reference: str) -> str:
     """The reference as stored in ExternalReference; never cut, because find() matches it exactly."""
-    if len(reference) > MAX_REFERENCE or "'" in reference:
-        raise MappingError(f"the reference {reference!r} is longer than Dinero's {MAX_REFERENCE} characters or holds "
-                           "a quote; shorten transfer.reference_prefix")
+    if len(reference) > MAX_REFERENCE:
+        raise MappingError(f"the reference {reference!r} is longer than Dinero's {MAX_REFERENCE} characters; "
+                           "shorten transfer.reference_prefix")
     return reference
 
 

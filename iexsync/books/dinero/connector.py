@@ -33,7 +33,7 @@ from typing import Any, ClassVar
 
 from iexsync import errors
 from iexsync.books.base import Memory
-from iexsync.books.dinero.api import DineroApi, Rejected, quoted
+from iexsync.books.dinero.api import DineroApi, Rejected, filterable, quoted
 from iexsync.books.dinero.body import BodyLine, body_lines, document_body
 from iexsync.books.dinero.config import CONFIG_SCHEMA, DineroSettings
 from iexsync.books.dinero.contacts import ContactDirectory
@@ -117,6 +117,8 @@ class DineroBooks:
             item = self._read(place, document_guid(reference))
             if item is not None and item.get("ExternalReference") == reference:
                 return self._found(place, item, reference)
+        if not filterable(reference):
+            return None  # the filter cannot say it; the Guid, derived from it, was the only way
         for place in places:
             listed = self.api.list(place.path, query_filter=f"ExternalReference eq {quoted(reference, 'reference')}",
                                    fields=LIST_FIELDS)

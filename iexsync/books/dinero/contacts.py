@@ -12,7 +12,7 @@ import uuid
 from typing import Any
 
 from iexsync import errors
-from iexsync.books.dinero.api import DineroApi, Rejected, quoted
+from iexsync.books.dinero.api import DineroApi, Rejected, filterable, quoted
 from iexsync.books.dinero.config import DineroSettings
 from iexsync.model import Address, Customer
 from iexsync.toolkit.cache import OnceCache, Remembered
@@ -76,10 +76,12 @@ class ContactDirectory:
 
     def _find(self, match_on: str, value: str) -> str | None:
         field, what = MATCH[match_on]
+        own = contact_guid(match_on, value)
+        if not filterable(value):  # the filter cannot say it: only a contact iexsync made can be found
+            return own if self.exists(own) else None
         found = self.api.list("contacts", query_filter=f"{field} eq {quoted(value, what)}",
                               fields="ContactGuid,Name,Email,VatNumber")
         guids = sorted(str(item["ContactGuid"]) for item in found if item.get("ContactGuid"))
-        own = contact_guid(match_on, value)
         return own if own in guids else (guids[0] if guids else None)  # ours first: never a second pick
 
     def _look_up_or_create(self, customer: Customer, match_on: str, value: str) -> str:
