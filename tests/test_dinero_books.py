@@ -228,6 +228,15 @@ def test_find_falls_back_to_the_reference_filter(dinero, dinero_server, settings
     assert connect(dinero_server).find("iexsync:woocommerce:4711:invoice") is None
 
 
+def test_a_reference_the_filter_cannot_say_is_found_by_its_guid(dinero, dinero_server, settings) -> None:
+    document = replace(invoice(settings, demo_order(1001)), reference="shop'1;order:2")
+    ref = connect(dinero_server).create(document)
+    found = connect(dinero_server).find(document.reference)
+    assert found is not None and found.remote_id == ref.remote_id
+    assert connect(dinero_server).find("shop'1;order:3") is None
+    assert dinero.count("GET /invoices") == 0  # never a filter it cannot say
+
+
 def test_a_write_answered_5xx_is_unknown_and_not_sent_again(dinero, dinero_server, settings) -> None:
     books = connect(dinero_server)
     dinero_server.faults = fault_once("POST", f"/v1/{books.settings.organization_id}/invoices", kind="status", status=502)
