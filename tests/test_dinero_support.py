@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,21 +23,11 @@ from iexsync.model import Order
 from iexsync.shops.woocommerce.order import parse_order
 from tests.fakes.dinero import API_KEY, CLIENT_ID, CLIENT_SECRET, ORGANIZATION_ID, TOKEN_PATH, FakeDinero
 from tests.fakes.server import FakeServer
+from tests.test_economic_support import Switch, plug  # noqa: F401 - generic: any fake behind one server
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO_ORDERS = REPO / "examples" / "orders"
 WINDOW = 0.5  # seconds: the fake's and the connector's rate-limit window in tests
-
-
-class Switch:
-    """A WSGI app that forwards to whichever fake the current test plugged in."""
-
-    def __init__(self) -> None:
-        self.app: Callable | None = None
-
-    def __call__(self, environ: dict, start_response: Callable):
-        assert self.app is not None, "no fake plugged in"
-        return self.app(environ, start_response)
 
 
 @pytest.fixture(scope="module")
@@ -46,15 +36,6 @@ def dinero_server() -> Iterator[FakeServer]:
     with FakeServer(switch) as server:
         server.switch = switch  # type: ignore[attr-defined]
         yield server
-
-
-def plug(server: FakeServer, fake: FakeDinero) -> FakeDinero:
-    server.switch.app = fake  # type: ignore[attr-defined]
-    server.faults = None
-    server.latency = 0.0
-    with server._lock:
-        server.requests.clear()
-    return fake
 
 
 @pytest.fixture

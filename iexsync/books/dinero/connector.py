@@ -44,6 +44,7 @@ from iexsync.vat import VatTreatment
 from iexsync.document import Document, DocumentKind, DocumentRef
 from iexsync.model import LineKind, Totals
 from iexsync.toolkit.cache import Recent, Remembered
+from iexsync.toolkit.totals import totals_problem
 
 log = logging.getLogger(__name__)
 
@@ -446,13 +447,8 @@ class DineroBooks:
 
     # --- totals -------------------------------------------------------------------------
     def _totals_problem(self, document: Document, remote: Totals) -> str | None:
-        expected = document.totals
-        tolerance = self.settings.tolerance
-        if abs(expected.gross - remote.gross) <= tolerance and abs(expected.vat - remote.vat) <= tolerance:
-            return None
-        return (f"totals differ: the shop says {expected.gross} {document.currency} (VAT {expected.vat}), Dinero "
-                f"computed {remote.gross} (VAT {remote.vat}), more than the tolerance {tolerance} apart; check the "
-                "VAT codes of the accounts in accounting.accounts")
+        return totals_problem(document.totals, remote, self.settings.tolerance, document.currency, "Dinero",
+                              "check the VAT codes of the accounts in accounting.accounts")
 
     def _settle(self, document: Document, place: Place, item: dict[str, Any], draft: Draft) -> DocumentRef:
         """The draft as Dinero computed it, checked against the shop's totals by `totals.on_mismatch`."""
