@@ -97,6 +97,7 @@ class Draft:
 class EconomicBooks:
     CONFIG_SCHEMA: ClassVar[dict[str, Any]] = CONFIG_SCHEMA
     name = "economic"
+    max_workers: ClassVar[int | None] = None  # as many as transfer.workers: the rate limit paces them
 
     def __init__(self, settings: EconomicSettings, api: EconomicApi | None = None):
         self.settings = settings
