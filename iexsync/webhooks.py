@@ -37,7 +37,7 @@ from urllib.parse import urlsplit
 
 from iexsync import service
 from iexsync.config import Settings
-from iexsync.errors import ConfigError, LockBusy, UserError
+from iexsync.errors import ConfigError, LockBusy, TemporaryFailure, UsageError, UserError
 from iexsync.http import is_loopback
 from iexsync.redaction import redact
 from iexsync.shops.base import WebhookInvalid, WebhookSource, webhook_source
@@ -404,7 +404,8 @@ class WebhookServer:
             )
         except (OSError, ValueError) as exc:
             self.shop.close()
-            raise UserError(f"cannot listen on {host}:{port}: {getattr(exc, 'strerror', None) or exc}") from None
+            raise TemporaryFailure(f"cannot listen on {host}:{port}: {getattr(exc, 'strerror', None) or exc}; stop what "
+                                   "listens there or choose another --port") from None  # exit 75, not "an order failed"
 
     @property
     def address(self) -> tuple[str, int]:
@@ -498,9 +499,9 @@ def url_note(url: str, platform: str) -> str | None:
 def check_public_url(url: str, platform: str) -> None:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UserError(f"--url {url!r} is not an http(s) URL")
+        raise UsageError(f"--url {url!r} is not an http(s) URL")
     if parts.scheme == "http" and not is_loopback(parts.hostname):
-        raise UserError(
+        raise UsageError(
             f"--url {url} uses plain http: the shop would send every order in clear to it; use the https address "
             f"of the reverse proxy in front of `iexsync webhook serve` (e.g. https://{parts.hostname}/webhooks/{platform})"
         )

@@ -81,6 +81,22 @@ def economic_books(folder: Path) -> Iterator[Books]:
 
 
 @contextmanager
+def dinero(folder: Path) -> Iterator[Books]:
+    from tests.fakes.dinero import FakeDinero
+    from tests.fakes.server import FakeServer
+    from tests.test_dinero_support import WINDOW, section
+
+    fake = FakeDinero(window=WINDOW)
+    with FakeServer(fake, latency=LATENCY) as server:
+        def live() -> list[dict[str, Any]]:
+            with fake.lock:
+                return [d for store in (fake.invoices, fake.creditnotes) for d in store.values() if not d.get("DeletedAt")]
+
+        yield Books(section(server.url), lambda: Counter(d.get("ExternalReference") for d in live()),
+                    lambda: sorted(d.get("ExternalReference") or "" for d in live() if d["Status"] == "Draft"))
+
+
+@contextmanager
 def memory(folder: Path) -> Iterator[Books]:
     journal = folder / "memory-books.json"
 
@@ -92,7 +108,9 @@ def memory(folder: Path) -> Iterator[Books]:
                 lambda: sorted(e["reference"] for e in entries() if not e["booked"]), files=[journal])
 
 
-CRASH_BACKENDS: dict[str, Callable[[Path], Any]] = {"beancount": beancount, "economic": economic_books, "memory": memory}
+CRASH_BACKENDS: dict[str, Callable[[Path], Any]] = {
+    "beancount": beancount, "economic": economic_books, "dinero": dinero, "memory": memory,
+}
 SYSTEMS = sorted({*registry.names("books"), *TEST_BOOKS})
 
 
