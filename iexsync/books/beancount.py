@@ -30,6 +30,7 @@ from iexsync.document import Document, DocumentKind, DocumentRef
 from iexsync.errors import ConfigError, DocumentExists, OrderError, RemoteRejected
 from iexsync.model import Totals
 from iexsync.money import ZERO
+from iexsync.toolkit.settings import with_defaults
 
 log = logging.getLogger(__name__)
 _ACCOUNT = re.compile(r"^[A-Z][A-Za-z0-9-]*(:[A-Z0-9][A-Za-z0-9-]*)+$")
@@ -104,7 +105,8 @@ class BeancountBooks:
         existing = next(folder for folder in (path.parent, *path.parent.parents) if folder.exists())
         if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
             raise ConfigError([f"accounting.path: cannot make the folder for {path}: {existing} is not a writable folder"])
-        return cls(path, section.get("accounts", {}), section.get("open_date", "2000-01-01"))
+        given = with_defaults(cls.CONFIG_SCHEMA, section)
+        return cls(path, given["accounts"], given["open_date"])
 
     # --- the protocol ------------------------------------------------------------------------
     def check(self) -> None:

@@ -15,6 +15,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from iexsync.toolkit.settings import with_defaults
+
 DEFAULT_URL = "https://restapi.e-conomic.com"
 
 MATCH_FIELDS = ("email", "vat_number", "phone", "customer_number")
@@ -243,44 +245,31 @@ class EconomicSettings:
     @classmethod
     def from_section(cls, section: Mapping[str, Any], base_dir: Path | None = None) -> "EconomicSettings":
         """Typed settings from a validated section, defaults applied from the schema."""
-        props = CONFIG_SCHEMA["properties"]
-
-        def get(tree: Mapping[str, Any], schema: Mapping[str, Any], key: str) -> Any:
-            value = tree.get(key, schema["properties"][key]["default"])
-            default = schema["properties"][key]["default"]
-            if isinstance(default, dict) and isinstance(value, Mapping) and key != "methods":
-                return {**default, **value}  # a partial nested object keeps the other defaults
-            return value
-
-        top = {"properties": props}
-        customers = get(section, top, "customers")
-        products = get(section, top, "products")
-        product_schema = props["products"]
-        payments = get(section, top, "payments")
-        totals = get(section, top, "totals")
+        given = with_defaults(CONFIG_SCHEMA, section)
+        customers, products, payments, totals = (given[k] for k in ("customers", "products", "payments", "totals"))
         return cls(
-            app_secret_token=section["app_secret_token"],
-            agreement_grant_token=section["agreement_grant_token"],
-            url=get(section, top, "url"),
-            layout=get(section, top, "layout"),
-            home_country=str(get(section, top, "home_country")).upper(),
-            allow_insecure_http=bool(get(section, top, "allow_insecure_http")),
-            rate_limit=get(section, top, "rate_limit"),
-            timeout=float(get(section, top, "timeout")),
-            ca_bundle=_path(get(section, top, "ca_bundle"), base_dir),
+            app_secret_token=given["app_secret_token"],
+            agreement_grant_token=given["agreement_grant_token"],
+            url=given["url"],
+            layout=given["layout"],
+            home_country=str(given["home_country"]).upper(),
+            allow_insecure_http=bool(given["allow_insecure_http"]),
+            rate_limit=given["rate_limit"],
+            timeout=float(given["timeout"]),
+            ca_bundle=_path(given["ca_bundle"], base_dir),
             create_customers=customers["create"],
             update_customers=customers["update"],
             match_on=customers["match_on"],
             collective_customer=customers["collective_customer"],
             customer_group=customers["customer_group"],
             customer_payment_terms=customers["payment_terms"],
-            vat_zones=get(section, top, "vat_zones"),
-            oss_zone=get(section, top, "oss"),
-            foreign_vat_zones=dict(get(section, top, "foreign_vat_zones")),
+            vat_zones=given["vat_zones"],
+            oss_zone=given["oss"],
+            foreign_vat_zones=dict(given["foreign_vat_zones"]),
             auto_create_products=products["auto_create"],
-            product_groups=get(products, product_schema, "product_groups"),
+            product_groups=products["product_groups"],
             default_sku=products["default_sku"],
-            skus=get(products, product_schema, "skus"),
+            skus=products["skus"],
             default_terms=_terms(payments.get("default") or {}),
             method_terms={name: _terms(value or {}) for name, value in (payments.get("methods") or {}).items()},
             tolerance=_decimal(totals["tolerance"]),

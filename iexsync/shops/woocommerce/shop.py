@@ -30,6 +30,7 @@ from iexsync.shops.woocommerce.order import TAX_BASIS_SCHEMA, parse_order, parse
 from iexsync.shops.woocommerce.pager import Pager
 from iexsync.shops.woocommerce.webhooks import WooCommerceWebhooks
 from iexsync.timeutil import parse_time
+from iexsync.toolkit.settings import with_defaults
 
 CONFIG_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -137,18 +138,19 @@ class WooCommerceShop(WooCommerceWebhooks):
 
     @classmethod
     def from_config(cls, section: Mapping[str, Any], base_dir: Path) -> "WooCommerceShop":
+        given = with_defaults(CONFIG_SCHEMA, section)
         return cls(
-            section["url"],
-            section["consumer_key"],
-            section["consumer_secret"],
-            webhook_secret=section.get("webhook_secret"),
-            query_string_auth=bool(section.get("query_string_auth", False)),
-            allow_insecure_http=bool(section.get("allow_insecure_http", False)),
-            per_page=int(section.get("per_page", MAX_PER_PAGE)),
-            timeout=float(section.get("timeout", 30)),
-            rate_limit=section.get("rate_limit"),
-            ca_bundle=str(base_dir / Path(section["ca_bundle"]).expanduser()) if section.get("ca_bundle") else None,
-            tax_basis=section.get("tax_based_on", "shipping"),
+            given["url"],
+            given["consumer_key"],
+            given["consumer_secret"],
+            webhook_secret=given["webhook_secret"],
+            query_string_auth=bool(given["query_string_auth"]),
+            allow_insecure_http=bool(given["allow_insecure_http"]),
+            per_page=int(given["per_page"]),
+            timeout=float(given["timeout"]),
+            rate_limit=given["rate_limit"],
+            ca_bundle=str(base_dir / Path(given["ca_bundle"]).expanduser()) if given["ca_bundle"] else None,
+            tax_basis=given["tax_based_on"],
         )
 
     # --- orders ---------------------------------------------------------------------------
