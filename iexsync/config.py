@@ -72,6 +72,12 @@ _TRANSFER_SCHEMA: dict[str, Any] = {
             "type": ["string", "null"], "format": "date", "default": None,
             "description": "Orders created before this date (YYYY-MM-DD) are not transferred.",
         },
+        "document_date": {
+            "enum": ["completed", "paid", "created", "transferred"], "default": "completed",
+            "description": "The date on invoices and order documents, in the shop's time zone: completed (the delivery; "
+                           "before it, the payment, else the order's creation), paid (else created), created, or "
+                           "transferred (the day iexsync writes the document). Credit notes take their refund's date.",
+        },
         "update_drafts": {"type": "boolean", "default": True, "description": "A changed order updates its unbooked draft."},
         "require_sku": {"type": "boolean", "default": False, "description": "An order with a product line without SKU is an error."},
         "rounding_tolerance": {
@@ -177,6 +183,7 @@ class TransferSettings:
     refunds: str
     start_date: dt.date | None
     update_drafts: bool
+    document_date: str
     require_sku: bool
     rounding_tolerance: Decimal
     overlap_minutes: int
@@ -646,6 +653,7 @@ def _typed(path: Path, tree: dict[str, Any], holds_secrets: bool) -> Settings:
             refunds=transfer["refunds"],
             start_date=dt.date.fromisoformat(start) if start else None,
             update_drafts=transfer["update_drafts"],
+            document_date=transfer["document_date"],
             require_sku=transfer["require_sku"],
             rounding_tolerance=Decimal(str(transfer["rounding_tolerance"])),
             overlap_minutes=transfer["overlap_minutes"],

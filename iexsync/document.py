@@ -55,6 +55,9 @@ class Document:
     # `iexsync.vat.classify` reads. A credit note carries its order's, so it is booked alike.
     tax_lines: tuple[TaxLine, ...] = ()
     tax_basis: str = "shipping"
+    # How the lines were made to equal the shop's totals (a rounding line, a VAT correction),
+    # or where they still differ: said in the order's event, never silent.
+    remarks: tuple[str, ...] = ()
 
     def fingerprint(self) -> str:
         """What the document carries, hashed: a change means the remote draft is out of date."""
@@ -74,6 +77,9 @@ class DocumentRef:
     remote_id: str = ""  # the id the API uses, if it differs from the number
     booked: bool = False
     totals: Totals | None = None
+    # What the accounting system made differ from the shop's totals and how it was closed
+    # (a correction line) or left: said in the order's event, never silent.
+    remarks: tuple[str, ...] = ()
 
 
 def canonical_json(value: Any) -> str:

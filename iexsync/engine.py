@@ -26,7 +26,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from iexsync import naming, planner
+from iexsync import mapping, naming, planner
 from iexsync.books.base import Books
 from iexsync.config import Settings
 from iexsync.document import Document, DocumentKind, DocumentRef
@@ -282,7 +282,7 @@ class Engine:
         with self.store.transaction():
             self.store.save_transfer(recorded)
             self.store.close_intent(reference)
-            message = step.message.format(document=_ref_name(ref))
+            message = step.message.format(document=_ref_name(ref)) + mapping.remarks_text(document, ref, step.action)
             if ref.remote_id == _ADOPTED:
                 message = (f"Already in the accounting system as {_ref_name(ref)} "
                            "(found by its reference); recorded, not written again")

@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from iexsync.config import Settings
-from iexsync.document import Document, DocumentKind, DocumentLine
+from iexsync.document import Document, DocumentKind, DocumentLine, DocumentRef
 from iexsync.errors import MappingError
 from iexsync.model import Line, LineKind, Order, Refund, Totals
 from iexsync.money import ZERO, round_money
@@ -55,8 +55,8 @@ def build_document(settings: Settings, order: Order, kind: DocumentKind) -> Docu
                     f"line {number} {line.text!r} has no SKU; give the product a SKU in the shop "
                     "(or set transfer.require_sku: false)"
                 )
-    lines = _reconcile(settings, order, [_document_line(line) for line in order.lines])
-    return _document(settings, order, kind, lines, order.created)
+    lines, remarks = _reconcile(settings, order, [_document_line(line) for line in order.lines])
+    return _document(settings, order, kind, lines, document_date(settings, order), remarks=tuple(remarks))
 
 
 def build_credit_note(settings: Settings, order: Order, refund: Refund, credits: str) -> Document:
@@ -101,7 +101,7 @@ def build_cancellation(settings: Settings, order: Order, invoice: Document, refu
 
 
 def _document(settings: Settings, order: Order, kind: DocumentKind, lines: list[DocumentLine], when: Any,
-              **extra: str) -> Document:
+              **extra: Any) -> Document:
     return Document(
         reference=reference(settings, order, kind, extra.get("refund_id", "")),
         kind=kind,
@@ -127,31 +127,74 @@ def _document_line(line: Line) -> DocumentLine:
     )
 
 
-def _reconcile(settings: Settings, order: Order, lines: list[DocumentLine]) -> list[DocumentLine]:
-    """The lines made to sum to the shop's total: a cent or two of difference is rounding,
-    more is an error that gives both sums.
+def _reconcile(settings: Settings, order: Order, lines: list[DocumentLine]) -> tuple[list[DocumentLine], list[str]]:
+    """The lines made to equal the shop's totals, and what was done to them, said in words.
 
-    Where the shop's own VAT total explains the difference (it rounds tax per order, not
-    per line), the VAT of the line carrying the most is corrected, so the books show the
-    VAT the shop reports; otherwise a "Rounding" line without VAT takes it.
+    Up to `transfer.rounding_tolerance` apart is rounding and is closed visibly: where the
+    shop's own VAT total explains the difference (it rounds tax per order, not per line),
+    the VAT of the line carrying the most is corrected, so the books show the VAT the shop
+    reports; otherwise a "Rounding" line without VAT takes it. More is an error giving both
+    sums. A VAT total that still differs from the shop's is remarked on, never left silent.
     """
-    totals = _totals(lines, order.currency)
-    difference = round_money(order.shop_total - totals.gross, order.currency)
-    if difference == 0:
-        return lines
+    currency = order.currency
+    totals = _totals(lines, currency)
+    difference = round_money(order.shop_total - totals.gross, currency)
+    remarks: list[str] = []
     if abs(difference) > settings.transfer.rounding_tolerance:
         raise MappingError(
-            f"the order's lines add up to {totals.gross} {order.currency} (net {totals.net} + VAT {totals.vat}) but "
-            f"the shop's total is {order.shop_total} {order.currency}, {difference:+} apart; look for a line the shop "
+            f"the order's lines add up to {totals.gross} {currency} (net {totals.net} + VAT {totals.vat}) but "
+            f"the shop's total is {order.shop_total} {currency}, {difference:+} apart; look for a line the shop "
             "did not send (a plugin's fee or discount), or raise transfer.rounding_tolerance if it is rounding"
         )
     taxed = [index for index, line in enumerate(lines) if line.vat]
-    if taxed and totals.net + order.shop_total_tax == order.shop_total:
+    if difference and taxed and totals.net + order.shop_total_tax == order.shop_total:
         index = max(taxed, key=lambda i: abs(lines[i].vat))
         corrected = replace(lines[index], vat=lines[index].vat + difference)
-        return [*lines[:index], corrected, *lines[index + 1:]]
-    return [*lines, DocumentLine(kind=LineKind.FEE, text="Rounding", quantity=Decimal(1), unit_net=difference,
-                                 net=difference, vat=ZERO, vat_rate=ZERO, sku="")]
+        lines = [*lines[:index], corrected, *lines[index + 1:]]
+        remarks.append(f"the VAT of line {index + 1} ({lines[index].text}) corrected by {difference:+} {currency} to "
+                       f"the shop's VAT total {order.shop_total_tax} (the shop rounds VAT per order)")
+    elif difference:
+        lines = [*lines, DocumentLine(kind=LineKind.FEE, text=ROUNDING_TEXT, quantity=Decimal(1), unit_net=difference,
+                                      net=difference, vat=ZERO, vat_rate=ZERO, sku="")]
+        remarks.append(f"a rounding line of {difference:+} {currency} makes the document the shop's total "
+                       f"{order.shop_total}")
+    vat_now = _totals(lines, currency).vat
+    if vat_now != order.shop_total_tax:
+        remarks.append(f"its VAT is {vat_now} {currency}, the shop's VAT total {order.shop_total_tax} "
+                       f"({round_money(vat_now - order.shop_total_tax, currency):+})")
+    return lines, remarks
+
+
+ROUNDING_TEXT = "Rounding"
+
+# transfer.document_date → the order's dates tried, in order (the first it has is the date).
+DOCUMENT_DATES = {
+    "completed": ("completed", "paid", "created"),  # invoicing at delivery; not delivered yet: paid, else created
+    "paid": ("paid", "created"),
+    "created": ("created",),
+    "transferred": (),  # the day iexsync writes (or updates) the document
+}
+
+
+def document_date(settings: Settings, order: Order) -> Any:
+    """When an invoice or order document is dated, by `transfer.document_date`, as an aware
+    time in the shop's offset (its date is the shop's date: 00:30 in Copenhagen on 1 July is
+    1 July). `transferred` is now, in the offset of the order's last change."""
+    for name in DOCUMENT_DATES[settings.transfer.document_date]:
+        moment = getattr(order, name)
+        if moment is not None:
+            return moment
+    from iexsync.timeutil import utc_now
+
+    return utc_now().astimezone(order.modified.tzinfo)
+
+
+def remarks_text(document: Document, ref: DocumentRef | None, action: Any) -> str:
+    """The document's and the accounting system's remarks, for the event that writes it:
+    '; a rounding line of +0.05 DKK …'. A booking repeats none of the document's."""
+    said = [] if str(getattr(action, "value", action)) == "book" else list(document.remarks)
+    said += list(ref.remarks) if ref is not None else []
+    return "".join(f"; {remark}" for remark in said)
 
 
 def _amount_only(order: Order, amount: Decimal, text: str) -> list[DocumentLine]:

@@ -81,7 +81,7 @@ def document_at_rate(rate: str):
 def _books(ledger: Path):
     from iexsync.books.beancount import BeancountBooks
 
-    return BeancountBooks(ledger, {}, "2000-01-01")
+    return BeancountBooks(ledger, {}, "2000-01-01", home_country="SE")  # a Swedish shop: 25, 12 and 6 % are home rates
 
 
 def test_every_torn_end_of_an_append_is_cut_and_nothing_else(tmp_path: Path) -> None:

@@ -68,9 +68,13 @@ def woo_order(
 ) -> dict[str, Any]:
     """One order; `items` all taxed by the one rate `rate_code` names (rate 0: untaxed)."""
     created = created or datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc)
-    rate_id = 1
+    # One shop tax rate per VAT rate charged: rate_code for the first, its siblings numbered on.
+    rate_ids = {rate: n for n, rate in enumerate(dict.fromkeys(i.rate for i in items if i.rate), start=1)}
+    exact_by_rate: dict[Decimal, Decimal] = {}
+    rounded_by_rate: dict[Decimal, Decimal] = {}
     line_items, tax_exact_total, tax_rounded_total, net_total = [], Decimal(0), Decimal(0), Decimal(0)
     for index, item in enumerate(items):
+        rate_id = rate_ids.get(item.rate, 0)
         r = item.rate / 100
         shown = item.price * item.quantity
         if prices_include_tax:
@@ -90,6 +94,8 @@ def woo_order(
         })
         tax_exact_total += tax_exact
         tax_rounded_total += r2(tax_exact)
+        exact_by_rate[item.rate] = exact_by_rate.get(item.rate, Decimal(0)) + tax_exact
+        rounded_by_rate[item.rate] = rounded_by_rate.get(item.rate, Decimal(0)) + r2(tax_exact)
         net_total += total
     shipping_lines, shipping_tax = [], Decimal(0)
     rate = items[0].rate if items else Decimal(0)
@@ -98,17 +104,20 @@ def woo_order(
         shipping_lines.append({
             "id": order_id * 100 + 90, "method_title": "PostNord", "method_id": "flat_rate:3",
             "total": text(shipping), "total_tax": text(shipping_tax),
-            "taxes": [{"id": rate_id, "total": f"{(shipping * rate / 100).normalize():f}", "subtotal": ""}] if rate else [],
+            "taxes": [{"id": 1, "total": f"{(shipping * rate / 100).normalize():f}", "subtotal": ""}] if rate else [],
             "meta_data": [],
         })
-    items_tax = r2(tax_exact_total) if round_at_subtotal else tax_rounded_total
+    by_rate = {r: (r2(exact_by_rate[r]) if round_at_subtotal else rounded_by_rate[r]) for r in rate_ids}
+    items_tax = sum(by_rate.values(), Decimal(0))
     total_tax = items_tax + shipping_tax
     total = net_total + (shipping or Decimal(0)) + total_tax
-    tax_lines = []
-    if rate:
-        tax_lines.append({"id": order_id * 100 + 95, "rate_code": rate_code, "rate_id": rate_id, "label": "Moms",
-                          "compound": False, "tax_total": text(items_tax), "shipping_tax_total": text(shipping_tax),
-                          "rate_percent": float(rate), "meta_data": []})
+    prefix, _, _ = rate_code.rpartition("-")
+    tax_lines = [
+        {"id": order_id * 100 + 95 + n, "rate_code": rate_code if n == 1 else f"{prefix}-{n}", "rate_id": n,
+         "label": "Moms", "compound": False, "tax_total": text(by_rate[r]),
+         "shipping_tax_total": text(shipping_tax if n == 1 else Decimal(0)), "rate_percent": float(r), "meta_data": []}
+        for r, n in rate_ids.items()
+    ]
     discount = sum((Decimal(li["subtotal"]) - Decimal(li["total"]) for li in line_items), Decimal(0))
     shipping_country = shipping_country or billing_country
     dates: dict[str, Any] = {}

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from iexsync.books.ledgerfile import LedgerFile
+from iexsync import vat
 from iexsync.document import Document, DocumentKind, DocumentRef
 from iexsync.errors import ConfigError, DocumentExists, OrderError, RemoteRejected
 from iexsync.model import Totals
@@ -35,7 +36,7 @@ from iexsync.toolkit.settings import with_defaults
 log = logging.getLogger(__name__)
 _ACCOUNT = re.compile(r"^[A-Z][A-Za-z0-9-]*(:[A-Z0-9][A-Za-z0-9-]*)+$")
 _BLOCK_START = re.compile(r"^\d{4}-\d{2}-\d{2} ")
-_META = re.compile(r'^  ([a-z][a-z0-9-]*): "((?:[^"\\]|\\.)*)"$')
+_META = re.compile(r'^  ([a-z][a-z0-9-]*): (?:"((?:[^"\\]|\\.)*)"|(-?\d+(?:\.\d+)?))$')
 
 DEFAULT_ACCOUNTS = {
     "receivable": "Assets:Receivables:Customers",
@@ -81,14 +82,19 @@ class BeancountBooks:
                 },
             },
             "open_date": {"type": "string", "format": "date", "default": "2000-01-01",
-                          "description": "The date the ledger opens the accounts it uses."},
+                          "description": "The date the ledger opens the accounts it uses (an entry dated earlier opens its "
+                                         "accounts on its own date)."},
+            "home_country": {"type": "string", "pattern": "^[A-Z]{2}$", "default": "DK",
+                             "description": "The business's country (ISO code): decides domestic, OSS, EU reverse-charge "
+                                            "and export sales, each on its own accounts."},
         },
     }
     name = "beancount"
     max_workers: ClassVar[int | None] = 1  # one file: writes are serial, numbers follow the orders
 
-    def __init__(self, path: Path, accounts: Mapping[str, str], open_date: str):
+    def __init__(self, path: Path, accounts: Mapping[str, str], open_date: str, home_country: str = "DK"):
         self.path = path
+        self.home_country = home_country.upper()
         self.accounts = {**DEFAULT_ACCOUNTS, **accounts}
         self.open_date = open_date
         self._file = LedgerFile(path)
@@ -106,7 +112,7 @@ class BeancountBooks:
         if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
             raise ConfigError([f"accounting.path: cannot make the folder for {path}: {existing} is not a writable folder"])
         given = with_defaults(cls.CONFIG_SCHEMA, section)
-        return cls(path, given["accounts"], given["open_date"])
+        return cls(path, given["accounts"], given["open_date"], given["home_country"])
 
     # --- the protocol ------------------------------------------------------------------------
     def check(self) -> None:
@@ -190,23 +196,46 @@ class BeancountBooks:
             "document": document.kind.value,
             "document-number": number,
             "order-number": document.order_number,
-            "net": str(document.totals.net),
-            "vat": str(document.totals.vat),
-            "gross": str(document.totals.gross),
         }
+        numbers = {"net": document.totals.net, "vat": document.totals.vat, "gross": document.totals.gross}
         if document.credits_reference:
             meta["credits"] = document.credits_reference
         if document.customer.vat_number:
             meta["vat-number"] = document.customer.vat_number
+        treatment = self._treatment(document) if document.kind is not DocumentKind.ORDER else None
+        if treatment is not None:
+            meta["vat-treatment"] = treatment.kind.value
+            meta["vat-country"] = treatment.country
         meta_lines = [f"  {key}: {_quote(value)}" for key, value in meta.items()]
+        meta_lines += [f"  {key}: {value}" for key, value in numbers.items()]  # numbers: bean-query sums them
         day = document.date.isoformat()
         if document.kind is DocumentKind.ORDER:
             return [f'{day} custom "iexsync-order" {_quote(title)} {document.totals.gross} {document.currency}', *meta_lines]
         flag = "*" if booked else "!"
         return [f"{day} {flag} {_quote(payee)} {_quote(title)}", *meta_lines, *self._postings(document)]
 
+    def _treatment(self, document: Document) -> vat.VatTreatment:
+        return vat.classify(document, self.home_country)
+
+    def _accounts_for(self, treatment: vat.VatTreatment, rate: Decimal) -> tuple[str, str]:
+        """Revenue and VAT accounts for a rate under a treatment: home sales by rate
+        (Income:Sales:Vat25, Vat0 for a VAT-free home sale), EU reverse charge and exports on
+        their own accounts (never mixed with a domestic 0 %), OSS and foreign VAT per country."""
+        revenue, output = self.accounts["revenue"], self.accounts["vat"]
+        kind = treatment.kind
+        if kind is vat.Treatment.REVERSE_CHARGE:
+            return f"{revenue}:EU-Reverse-Charge", output
+        if kind is vat.Treatment.EXPORT:
+            return f"{revenue}:Export", output
+        if kind in (vat.Treatment.OSS, vat.Treatment.FOREIGN):
+            scheme = "OSS" if kind is vat.Treatment.OSS else "Foreign"
+            return (f"{revenue}:{scheme}:{treatment.country}:{_rate_name(rate)}",
+                    f"{output}:{scheme}:{treatment.country}:{_rate_name(rate)}")
+        return f"{revenue}:{_rate_name(rate)}", f"{output}:{_rate_name(rate)}"
+
     def _postings(self, document: Document) -> list[str]:
         sign = Decimal(-1) if document.kind is DocumentKind.CREDIT_NOTE else Decimal(1)
+        treatment = self._treatment(document)
         revenue: dict[Decimal, Decimal] = {}
         vat: dict[Decimal, Decimal] = {}
         for line in document.lines:
@@ -214,10 +243,11 @@ class BeancountBooks:
             vat[line.vat_rate] = vat.get(line.vat_rate, ZERO) + line.vat
         postings = [(self.accounts["receivable"], sign * document.totals.gross)]
         for rate in sorted(revenue, reverse=True):
+            revenue_account, vat_account = self._accounts_for(treatment, rate)
             if revenue[rate]:
-                postings.append((f"{self.accounts['revenue']}:{_rate_name(rate)}", -sign * revenue[rate]))
+                postings.append((revenue_account, -sign * revenue[rate]))
             if vat[rate]:
-                postings.append((f"{self.accounts['vat']}:{_rate_name(rate)}", -sign * vat[rate]))
+                postings.append((vat_account, -sign * vat[rate]))
         return [f"  {account:<40} {amount:>12} {document.currency}" for account, amount in postings]
 
     # --- the file ----------------------------------------------------------------------------
@@ -274,7 +304,8 @@ class BeancountBooks:
         self._entries()
         accounts = [line.split()[0] for line in block if line.startswith("  ") and not _META.match(line)]
         new = [a for a in dict.fromkeys(accounts) if a not in self._opened]
-        return [f"{self.open_date} open {account}" for account in new]
+        opening = min(self.open_date, block[0][:10]) if block and _BLOCK_START.match(block[0]) else self.open_date
+        return [f"{opening} open {account}" for account in new]
 
     def _append(self, block: list[str]) -> None:
         """One write at the end of the file: the cost does not grow with the ledger. Every
@@ -415,7 +446,7 @@ def _parse(data: bytes, base: int = 0) -> tuple[list[_Entry], set[str]]:
         while end < len(lines) and lines[end].startswith("  "):
             match = _META.match(lines[end])
             if match:
-                meta[match.group(1)] = _unquote(match.group(2))
+                meta[match.group(1)] = _unquote(match.group(2)) if match.group(3) is None else match.group(3)
             end += 1
         if "iexsync-ref" in meta:
             totals = None

@@ -281,7 +281,7 @@ class EconomicBooks:
             lambda draft: self.api.post(INVOICE_DRAFTS.path, draft.body, subject=subject, line_labels=draft.labels),
         )
         draft_ref = self._settle_totals(document, self._ref(INVOICE_DRAFTS, created, document.reference), draft, INVOICE_DRAFTS)
-        return self.book(draft_ref)
+        return replace(self.book(draft_ref), remarks=draft_ref.remarks)
 
     def _invoice_head(self, ref: DocumentRef, document: Document) -> InvoiceHead:
         """The booked invoice's customer, zone, layout and terms: remembered from its
@@ -453,21 +453,45 @@ class EconomicBooks:
         return ref
 
     def _settle(self, document: Document, ref: DocumentRef, draft: Draft, place: Place) -> DocumentRef:
+        """e-conomic's totals against the shop's: equal, or the difference said in the ref's remarks.
+
+        Within `totals.tolerance` (or beyond it with `on_mismatch: correction_line`) a line on
+        the rounding product closes the gross, so the document is what the customer paid; the
+        VAT e-conomic computed (it rounds VAT once per rate, a shop per line) is then remarked
+        on if it still differs. Beyond it, `draft` holds the invoice unbooked and `ignore`
+        books it: both say so. The tolerance decides which, never whether it is said."""
         assert ref.totals is not None
-        problem = self._totals_problem(document, ref.totals)
-        if problem is None:
+        expected, remote, currency = document.totals, ref.totals, document.currency
+        if (expected.gross, expected.vat) == (remote.gross, remote.vat):
             self._held.pop(document.reference, None)
             return ref
-        problem = f"{problem} (zone {draft.zone.kind})"
+        problem = self._totals_problem(document, remote)
         policy = self.settings.on_mismatch
-        if policy == "ignore":
-            log.info("%s: %s; booked anyway (totals.on_mismatch: ignore)", document.reference, problem)
-            return ref
-        if policy == "draft":
+        if problem is not None and policy == "draft":
+            problem = f"{problem} (zone {draft.zone.kind})"
             self._held[document.reference] = problem
             log.warning("%s: %s", document.reference, problem)
-            return ref
-        difference = document.totals.gross - ref.totals.gross
+            return replace(ref, remarks=(f"{problem}; it stays unbooked until that is fixed",))
+        if problem is not None and policy == "ignore":
+            log.info("%s: %s; booked anyway (totals.on_mismatch: ignore)", document.reference, problem)
+            return replace(ref, remarks=(f"{problem} (zone {draft.zone.kind}); booked anyway (totals.on_mismatch: ignore)",))
+        self._held.pop(document.reference, None)
+        difference = expected.gross - remote.gross
+        remarks = []
+        if difference:
+            ref = self._correct(document, ref, draft, place, difference)
+            remarks.append(f"e-conomic computed {remote.gross} {currency} (VAT {remote.vat}) where the shop's total is "
+                           f"{expected.gross} (VAT {expected.vat}): a correction line of {difference:+} on the rounding "
+                           "product makes it what the customer paid")
+            log.warning("%s: %s", document.reference, remarks[-1])
+        assert ref.totals is not None
+        if ref.totals.vat != expected.vat:
+            remarks.append(f"e-conomic's VAT is {ref.totals.vat} {currency}, the shop charged {expected.vat} "
+                           f"({ref.totals.vat - expected.vat:+}; e-conomic rounds VAT once per rate, the shop per line)")
+        return replace(ref, remarks=tuple(remarks))
+
+    def _correct(self, document: Document, ref: DocumentRef, draft: Draft, place: Place, difference: Decimal) -> DocumentRef:
+        """The draft again with a line on the rounding product for `difference` (gross, no VAT)."""
         sign = Decimal(-1) if document.kind is DocumentKind.CREDIT_NOTE else Decimal(1)
         correction = {
             "lineNumber": len(draft.body["lines"]) + 1,
@@ -479,7 +503,6 @@ class EconomicBooks:
         }
         corrected = Draft({**draft.body, "lines": [*draft.body["lines"], correction]}, [*draft.labels, "the correction line"], draft.zone)
         updated = self._put_draft(place, ref.number, corrected, _subject(document))
-        log.warning("%s: %s; a correction line of %s was added", document.reference, problem, difference)
         return self._ref(place, updated, document.reference)
 
     # --- reading answers ---------------------------------------------------------------
