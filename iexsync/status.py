@@ -79,7 +79,7 @@ def _run(row: tuple) -> dict[str, Any]:
         ended = "finished"
     elif error:
         ended = "failed"
-    elif _alive(pid):
+    elif process_alive(pid):
         ended = "running"
     else:
         ended = "interrupted"
@@ -87,7 +87,9 @@ def _run(row: tuple) -> dict[str, Any]:
             "counts": json.loads(counts) if counts else {}, "error": error or None}
 
 
-def _alive(pid: int | None) -> bool:
+def process_alive(pid: int | None) -> bool:
+    """Whether a process with this pid exists (ours counts; another user's too). Here, not in
+    `store`, so `status` reads the log without the store's write side."""
     if not pid:
         return False
     try:

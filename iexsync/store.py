@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from iexsync import logsearch, migrations
+from iexsync.status import process_alive
 from iexsync.document import DocumentKind
 from iexsync.errors import LogUnavailable
 from iexsync.redaction import redact
@@ -520,18 +521,3 @@ def _dump(value: Any) -> str | None:
     if value is None:
         return None
     return redact(value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False))
-
-
-def process_alive(pid: int | None) -> bool:
-    """Whether a process with this pid exists (ours counts; another user's too)."""
-    if not pid:
-        return False
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -151,3 +151,29 @@ def test_the_ping_url_hears_start_success_and_failure(demo: Path) -> None:
         passing = run_process("sync", "--config", demo)
         assert passing.returncode == 0
         assert [path for path, _ in pings.seen] == ["/ping/5f1c/start", "/ping/5f1c"]
+
+
+def test_mail_over_starttls_with_a_login(demo: Path, tmp_path: Path) -> None:
+    trustme = pytest.importorskip("trustme", reason="trustme (a test dependency) is not installed")
+    import ssl
+
+    ca = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_context)
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    box = Mailbox()
+    port = _free_port()
+    controller = Controller(box, hostname="127.0.0.1", port=port, authenticator=box.authenticate,
+                            tls_context=server_context, require_starttls=True, auth_require_tls=True)
+    controller.start()
+    try:
+        _mail_config(demo, port, security="starttls")
+        result = run_process("sync", "--config", demo, env={**ENV, "SSL_CERT_FILE": str(ca_file)})
+        assert result.returncode == 1, result.stderr
+        assert box.logins == [b"books"] and [m["Subject"] for m in box.messages] == ["iexsync: 1 order(s) failed"]
+        (demo.parent / "iexsync.db").unlink()  # a new log: 1009's error is news again
+        untrusted = run_process("sync", "--config", demo, env=ENV)  # the CA not trusted: no mail, and it says so
+        assert "could not send mail" in untrusted.stderr and len(box.messages) == 1
+    finally:
+        controller.stop()
