@@ -60,11 +60,13 @@ class Run:
 
 
 def run_iexsync(args: list[str], *, env: dict[str, str] | None = None, cwd: Path | None = None,
-                timeout: float = 900) -> Run:
-    """`iexsync <args>` as its own process: wall time, exit code and output (max_rss 0: see peak_rss)."""
+                timeout: float = 900, command: list[str] | None = None) -> Run:
+    """`iexsync <args>` as its own process: wall time, exit code and output (max_rss 0: see peak_rss).
+
+    `command` runs another entry point in place of the installed script (bench/books_double.py)."""
     full_env = {**os.environ, "WOO_KEY": KEY, "WOO_SECRET": SECRET, **(env or {})}
     start = time.perf_counter()
-    process = subprocess.Popen([*iexsync_command(), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    process = subprocess.Popen([*(command or iexsync_command()), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                stdin=subprocess.DEVNULL, env=full_env, cwd=cwd, text=True)
     try:
         stdout, stderr = process.communicate(timeout=timeout)
