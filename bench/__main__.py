@@ -27,6 +27,7 @@ BENCHMARKS = [
     "memory",
     "woocommerce_paging",
     "beancount_import",
+    "webhooks",
 ]
 
 
