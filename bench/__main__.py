@@ -28,6 +28,7 @@ BENCHMARKS = [
     "woocommerce_paging",
     "beancount_import",
     "webhooks",
+    "dinero_throughput",
 ]
 
 
