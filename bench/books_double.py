@@ -5,7 +5,10 @@
 The bound of "what the ledger itself costs": the same import with books that cost
 nothing but a dict. It keeps the protocol's promises (numbers per kind, a reference found
 again, booked stays booked) and `max_workers = 1` like the ledger, so the two runs differ
-in the books alone. Only the bench uses it; tests/contract/ has the suite's own double.
+in the books alone. Not tests/contract/memory.py's MemoryBooks: that one keeps every
+write in a list to show duplicates, so its lookups and numbers scan the list (an import of
+10,000 orders into it grows quadratic, a bound that would flatter the ledger), and it lets
+orders run on the default workers, which the ledger does not.
 """
 
 from __future__ import annotations
