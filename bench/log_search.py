@@ -51,13 +51,14 @@ for row in rows:
     print("|".join(map(str, row)))
 """
 
-# The same rows as iexsync's table: a header over dashes, columns two apart, whole numbers
-# right-aligned, the message wrapped at 70.
+# The same rows as iexsync's table: times in this machine's zone, a header over dashes,
+# columns two apart, whole numbers right-aligned, the message wrapped at 70.
 BARE_TABLE = """\
 import sqlite3, sys, textwrap
+from datetime import datetime
 rows = sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchall()
 head = ("time", "order", "state", "outcome", "document", "message")
-cells = [[t, n or i, s, o, " ".join(p for p in ((k or "").replace("_", " "), d or "") if p),
+cells = [[datetime.fromisoformat(t).astimezone().strftime("%Y-%m-%d %H:%M:%S"), n or i, s, o, " ".join(p for p in ((k or "").replace("_", " "), d or "") if p),
           "\\n".join(textwrap.wrap(m, 70))] for t, n, i, s, o, k, d, m in rows]
 cols = []
 for c, h in enumerate(head):
