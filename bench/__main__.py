@@ -18,9 +18,18 @@ import sys
 import time
 import traceback
 
-# One module per figure (see each module's docstring for what it measures).
-BENCHMARKS = ["calls_per_order", "throughput", "idle_run", "log_search", "memory", "woocommerce_paging",
-              "dinero_throughput"]
+# One module per benchmark (see each module's docstring for what it measures): one line each.
+BENCHMARKS = [
+    "calls_per_order",
+    "throughput",
+    "idle_run",
+    "log_search",
+    "memory",
+    "woocommerce_paging",
+    "beancount_import",
+    "webhooks",
+    "dinero_throughput",
+]
 
 
 def _fmt(value: float) -> str:

@@ -19,9 +19,12 @@ calls are counted here), one process each:
   e-conomic has never seen. Counts the calls about those customers and products only:
   at most one lookup and one create each, never repeated in the run, so the bound is
   2 per customer and 2 per product and the goal is ≤ 1.0.
-- fresh log (reported, no goal): a new, empty log transfers a batch of new orders for
-  known customers. A log without transfers may be a lost one, so the engine looks every
-  reference up before creating it; this is that cost.
+- fresh log: a new, empty log transfers 1,000 new orders (100 with --quick) for known
+  customers. A log without transfers may be a lost one, so every reference is looked up
+  before it is written: in bulk, one listing of the documents iexsync made per e-conomic
+  collection (iexsync/references.py), where one filtered search per document made this
+  3.5 × the minimum. The customers and products are looked up once (the fresh log does
+  not remember them). Goal ≤ 1.1.
 """
 
 from __future__ import annotations
@@ -109,7 +112,7 @@ def run(quick: bool) -> list[Figure]:
     # The fake's filtered lookups scan every document it holds, so the batches stay modest.
     steady_orders = 100 if quick else 500
     first_time_orders = 48 if quick else 96
-    fresh_orders = 40 if quick else 100
+    fresh_orders = 100 if quick else 1000
     folder = _scratch()
     figures: list[Figure] = []
     try:
@@ -156,8 +159,8 @@ def run(quick: bool) -> list[Figure]:
                 fresh_config = servers.write_config(folder / "fresh", servers.shop_section(fresh_server),
                                                     servers.books_section(books_server))
                 ids = fresh_shop.generate(fresh_orders, first_id=900_000)
-                figures.append(_calls_of_a_run(f"calls per order on a fresh log ({fresh_orders} new orders, known customers)",
-                                               None, fresh_config, books, fresh_shop, ids))
+                figures.append(_calls_of_a_run(f"calls per order on a fresh log ({fresh_orders:,} new orders, known customers)",
+                                               1.1, fresh_config, books, fresh_shop, ids))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     return figures

@@ -67,13 +67,16 @@ def _home() -> str:
 
 
 def _entry_file(text: str) -> str:
-    import hashlib
+    try:  # CPython's own BLAKE2: hashlib would load OpenSSL first, a few ms of a log search
+        from _blake2 import blake2b
+    except ImportError:
+        from hashlib import blake2b
 
     from iexsync import __version__
 
     env = {name: os.environ.get(name) for name in sorted(set(ENV.findall(text)))}
     material = json.dumps([CACHE_FORMAT, __version__, text, env])
-    return os.path.join(cache_folder(), hashlib.sha256(material.encode()).hexdigest())
+    return os.path.join(cache_folder(), blake2b(material.encode(), digest_size=32).hexdigest())
 
 
 def remembered(text: str) -> dict[str, Any] | None:

@@ -34,6 +34,7 @@ from iexsync.errors import DocumentExists, OrderError, OutcomeUnknown, Temporary
 from iexsync.events import KEPT_EVENTS, Event, RunResult
 from iexsync.model import Order, Refund
 from iexsync.planner import NOT_ALLOWED, OUTCOME_OF, Action, Outcome, Step
+from iexsync.references import ReferenceLookup
 from iexsync.shops.base import BrokenOrder, Shop, ShopItem
 from iexsync.store import Intent, Store, Transfer
 from iexsync.timeutil import iso, parse_time, utc_now
@@ -72,6 +73,7 @@ class Engine:
         self._due: set[str] = set()  # orders this run fetches by id because they are due
         # A log that has recorded no document yet may be new, or a lost one's replacement.
         self._fresh_log = not dry_run and not store.has_transfers()
+        self._references = ReferenceLookup(books, f"{settings.transfer.reference_prefix}:", settings.transfer.start_date)
         self._result_lock = threading.Lock()  # orders run in a pool of threads
 
     # --- the run -----------------------------------------------------------------------------
@@ -355,7 +357,7 @@ class Engine:
                 return replace(found, reference=document.reference, remote_id=_CONVERTED)
         if step.action not in (Action.CREATE, Action.CREDIT) or not self._fresh_log:
             return None
-        found = self.books.find(document.reference, document.kind)
+        found = self._references.find(document)  # in bulk where the connector can list them
         if found is not None and step.action is Action.CREDIT and not found.booked:
             return None  # a credit note's draft whose booking never happened: credit() finds and books it
         return _adopted(found) if found else None
@@ -382,7 +384,8 @@ class Engine:
         Yes when the log is fresh (lost, replaced), when an interrupted write's draft was
         found unbooked (recorded as an unbooked transfer), or when the order ever failed
         (a failure after the draft was made leaves nothing else behind)."""
-        return (self._fresh_log or self.store.transfer(document.reference) is not None
+        return ((self._fresh_log and not self._references.absent(document))
+                or self.store.transfer(document.reference) is not None
                 or self.store.failed_before(document.order_id))
 
     def resolve_intents(self) -> None:

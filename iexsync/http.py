@@ -22,6 +22,7 @@ import logging
 import re
 import threading
 import time
+from collections import deque
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -93,28 +94,59 @@ class _Retry(Retry):
 
 
 class RateLimiter:
-    """A token bucket shared by the threads of one connector: `rate` calls per second."""
+    """At most `rate` requests a second as the server counts them, shared by the threads of
+    one connector.
+
+    Two rules. Requests are spaced 1/rate apart (a token bucket holding `burst`). And no
+    more than floor(rate) requests may fall in one window (floor(rate)/rate seconds, one
+    second for a whole rate) as the server sees it: a request's arrival there lies
+    somewhere between the moment it was let go and the moment its answer came, so it
+    counts from the first until a window after the second. Spacing alone lets a thread
+    that was let go but not scheduled (a busy machine) arrive together with the ones
+    after it, and a one-second window at the server then catches one too many: a 429.
+    With the second rule that cannot happen, so the limit can be the API's own, not a
+    margin below it; the window rule costs one answer's time per window."""
 
     def __init__(self, rate: float | None, burst: int = 1):
         self.rate = rate
         self.capacity = max(1, burst)
         self.tokens = float(self.capacity)
         self.updated = time.monotonic()
-        self.lock = threading.Lock()
+        self.allowed = max(1, int(rate)) if rate else 0  # requests per window
+        self.window = self.allowed / rate if rate else 0.0
+        self.in_flight = 0
+        self.answered: deque[float] = deque()  # when each answer of the last window came, oldest first
+        self.changed = threading.Condition()
 
     def acquire(self) -> None:
+        """Wait until a request may go; the caller calls `done()` once its answer came (or failed)."""
         if not self.rate:
             return
-        while True:
-            with self.lock:
+        with self.changed:
+            while True:
                 now = time.monotonic()
+                while self.answered and self.answered[0] <= now - self.window:
+                    self.answered.popleft()
                 self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
                 self.updated = now
-                if self.tokens >= 1:
+                if self.in_flight + len(self.answered) >= self.allowed:
+                    # Full: wait for the oldest answer to leave the window, or for one to come.
+                    wait = self.answered[0] + self.window - now if self.answered else None
+                elif self.tokens < 1:
+                    wait = (1 - self.tokens) / self.rate
+                else:
                     self.tokens -= 1
+                    self.in_flight += 1
                     return
-                wait = (1 - self.tokens) / self.rate
-            time.sleep(wait)
+                self.changed.wait(wait)
+
+    def done(self) -> None:
+        if not self.rate:
+            return
+        with self.changed:
+            self.in_flight -= 1
+            self.answered.append(time.monotonic())
+            self.changed.notify_all()
 
 
 class _GuardedSession(requests.Session):
@@ -236,7 +268,7 @@ class Client:
         self.limiter.acquire()
         self.calls += 1
         try:
-            return self.session.request(method, url, **kwargs)
+            return self._send(method, url, kwargs)
         except requests.exceptions.ConnectTimeout as exc:
             raise errors.RemoteUnavailable(self._describe(method, url, "timed out connecting")) from _clean(exc)
         except requests.exceptions.SSLError as exc:
@@ -264,6 +296,12 @@ class Client:
                 # the server may well have acted.
                 raise errors.OutcomeUnknown(self._describe(method, url, f"answer broke off ({type(exc).__name__})")) from _clean(exc)
             raise errors.RemoteUnavailable(self._describe(method, url, type(exc).__name__)) from _clean(exc)
+
+    def _send(self, method: str, url: str, kwargs: dict[str, Any]) -> requests.Response:
+        try:
+            return self.session.request(method, url, **kwargs)
+        finally:
+            self.limiter.done()  # answered (or failed): the rate limit's window starts to let it go
 
     def _untrusted(self, url: str, problem: str) -> str:
         host = urlsplit(url).netloc

@@ -48,6 +48,10 @@ class Books(Protocol):
 
         `kind`, when given, lets a connector search only where such documents live."""
 
+    # Optional (iexsync/references.py): known_references(prefix, since) -> {reference: DocumentRef},
+    # every document whose reference starts with `prefix`, dated `since` or later, or None if
+    # too many to list. A fresh log then asks once instead of calling `find` per document.
+
     def create(self, document: Document) -> DocumentRef:
         """Write a new document (invoice or order) as a draft."""
 

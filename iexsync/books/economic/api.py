@@ -119,20 +119,21 @@ class EconomicApi:
         self._raise_for(response, "")
         return loads(response)
 
-    def collection(self, path: str, filter: str | None = None) -> list[dict[str, Any]]:  # noqa: A002 - e-conomic's name
-        """Every item of a (filtered) collection.
+    def collection(self, path: str, filter: str | None = None,  # noqa: A002 - e-conomic's name
+                   max_pages: int = MAX_PAGES) -> list[dict[str, Any]]:
+        """Every item of a (filtered) collection; TooManyPages past `max_pages`.
 
         Pages are requested by number rather than by following `nextPage`: that link names
         e-conomic's own host, which would bypass a configured proxy.
         """
         items: list[dict[str, Any]] = []
-        for skip in range(MAX_PAGES):
+        for skip in range(max_pages):
             params = {"skippages": skip, "pagesize": PAGE_SIZE, **({"filter": filter} if filter else {})}
             page = self.get(path, params)
             items += page.get("collection") or []
             if not (page.get("pagination") or {}).get("nextPage"):
                 return items
-        raise errors.RemoteUnavailable(f"{WHAT}: {path} has more than {MAX_PAGES} pages for filter {filter!r}")
+        raise TooManyPages(f"{WHAT}: {path} has more than {max_pages} pages for filter {filter!r}")
 
     # --- writes -----------------------------------------------------------------------
     def post(self, path: str, body: dict[str, Any], *, subject: str = "", line_labels: list[str] | None = None) -> Any:
@@ -198,3 +199,5 @@ class EconomicApi:
         classify_status(response, WHAT, response.text[:200])
 
 
+class TooManyPages(errors.RemoteUnavailable):
+    """A collection longer than the caller is prepared to hold."""

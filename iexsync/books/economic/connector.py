@@ -19,13 +19,14 @@ import hashlib
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, ClassVar
 
 from iexsync import errors
 from iexsync.books.base import Memory
-from iexsync.books.economic.api import EconomicApi, filter_value
+from iexsync.books.economic.api import EconomicApi, TooManyPages, filter_value
 from iexsync.books.economic.body import BodyLine, draft_body, exact_lines
 from iexsync.toolkit.cache import OnceCache, Recent, Remembered
 from iexsync.toolkit.totals import totals_problem
@@ -85,6 +86,9 @@ class InvoiceHead:
 # How many recent answers a run remembers for the next step of the same order (a draft's
 # totals for its booking, a booked invoice's head for its credit note).
 REMEMBERED = 512
+# A fresh log's listing of what iexsync wrote holds at most this many pages of 1,000 per
+# collection (a DocumentRef each); past it, each reference is looked up alone.
+LISTED_PAGES = 100
 
 
 @dataclass(frozen=True)
@@ -155,6 +159,25 @@ class EconomicBooks:
             if found:
                 return self._ref(place, found[0], reference)
         return None
+
+    def known_references(self, prefix: str, since: date | None = None) -> dict[str, DocumentRef] | None:
+        """Every document whose reference starts with `prefix` (dated `since` or later): one
+        filtered listing per collection, 1,000 a page, in place of a `find` per document.
+        None when there are more than LISTED_PAGES pages in a collection: too many to hold."""
+        query = f"references.other$like:{filter_value(prefix)}*"
+        if since is not None:
+            query += f"$and:date$gte:{since.isoformat()}"
+        known: dict[str, DocumentRef] = {}
+        for place in SEARCHED:  # booked first: it counts if a draft carries the same reference
+            try:
+                items = self.api.collection(place.path, query, max_pages=LISTED_PAGES)
+            except TooManyPages:
+                return None
+            for item in items:
+                reference = _reference(item)
+                if reference.startswith(prefix) and reference not in known:
+                    known[reference] = self._ref(place, item, reference)
+        return known
 
     def status(self, ref: DocumentRef) -> DocumentRef | None:
         """The document as e-conomic has it now. A draft still in its collection: one GET.
