@@ -182,8 +182,10 @@ def test_failing_runs_print_no_secret(tmp_path: Path, tally) -> None:
         flaky = FaultyProxy(server.url, lambda e: "reset_after" if e.method == "POST" and e.seq % 3 == 0 else (
             "status_503_after" if e.method == "POST" and e.seq % 5 == 0 else None))
         with flaky:
-            commands = {False: [("sync", "--verbose"), ("sync", "--dry-run"), ("log", "search", "50001")],
-                        True: [("sync", "--verbose"), ("states",), ("config", "check")]}
+            # query_string_auth over plain http is refused (78) before anything is sent; the runs
+            # after the loop use the last config: OAuth 1.0a, which a wrong secret fails with 77.
+            commands = {True: [("sync", "--verbose"), ("states",), ("config", "check")],
+                        False: [("sync", "--verbose"), ("sync", "--dry-run"), ("log", "search", "50001")]}
             for query_auth, runs in commands.items():
                 folder = tmp_path / f"qs{int(query_auth)}"
                 config = write_config(folder, flaky.url, shop=shop_section(woo.url, query_string_auth=query_auth))
