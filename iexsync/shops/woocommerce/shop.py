@@ -87,6 +87,12 @@ CONFIG_SCHEMA: dict[str, Any] = {
             "description": "A PEM file with the CA certificate(s) to trust for `url` (relative to the config file), "
                            "for a shop whose certificate a private CA signed. Empty: the system's trusted CAs.",
         },
+        "recheck_days": {
+            "type": "integer", "minimum": 0, "maximum": 366, "default": 14,
+            "description": "Orders with a document transferred in this many days are re-read, per_page of them a "
+                           "run (one request) in rotation, to catch item edits that WooCommerce's posts storage "
+                           "saves without moving date_modified. 0: off.",
+        },
         "per_page": {
             "type": "integer", "minimum": 2, "maximum": MAX_PER_PAGE, "default": MAX_PER_PAGE,
             "description": "Orders per request. Lower it only if the site caps page sizes below 100 or "
@@ -130,6 +136,7 @@ class WooCommerceShop:
         timeout: float = 30,
         rate_limit: float | None = None,
         ca_bundle: str | None = None,
+        recheck_days: int = 14,
         retries: int = 4,
         backoff: float = 0.5,
     ):
@@ -142,6 +149,8 @@ class WooCommerceShop:
             raise errors.ConfigError([f"shop.per_page is {per_page}; it must be between 2 and {MAX_PER_PAGE}"])
         self.api_url = api_url(url)
         self.per_page = per_page
+        self.recheck_days = recheck_days  # see iexsync.recheck
+        self.recheck_batch = per_page  # one request a run
         self.webhook_secret = webhook_secret or None
         self.query_string_auth = query_string_auth
         auth, params = credentials(self.api_url, consumer_key, consumer_secret, query_string_auth=query_string_auth)
@@ -172,6 +181,7 @@ class WooCommerceShop:
             timeout=float(section.get("timeout", 30)),
             rate_limit=section.get("rate_limit"),
             ca_bundle=str(base_dir / Path(section["ca_bundle"]).expanduser()) if section.get("ca_bundle") else None,
+            recheck_days=int(section.get("recheck_days", 14)),
         )
 
     # --- orders ---------------------------------------------------------------------------
@@ -333,6 +343,16 @@ class WooCommerceShop:
         if not isinstance(raw, dict):
             raise errors.OrderInvalid(f"{WHAT} answered {_kind(raw)} for order {order_id}, expected an object")
         return self._item(raw)
+
+    def orders_by_id(self, order_ids: list[str]) -> list[ShopItem]:
+        """These orders (at most per_page), in one request: GET /orders?include=…; an order
+        the shop no longer has is simply not among them. For `iexsync.recheck`."""
+        ids = [str(int(order_id)) for order_id in order_ids if str(order_id).isdigit()][:self.per_page]
+        if not ids:
+            return []
+        _, body = self._get_list("orders", {"include": ",".join(ids), "status": "any", "per_page": len(ids),
+                                            "orderby": "id", "order": "asc"}, "the order list")
+        return [self._item(raw) for raw in body]
 
     def refunds(self, order: Order) -> tuple[Refund, ...]:
         """The order's refunds with their returned lines, from GET /orders/<id>/refunds (the
