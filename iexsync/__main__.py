@@ -83,12 +83,12 @@ def _parse(args: list[str]) -> tuple[str, str | None, dict] | None:
             options["order_ids"].append(arg[8:])
         elif command != "sync" and arg == "--json":
             options["as_json"] = True
-        elif command != "sync" and arg == "--limit" and at + 1 < len(args) and _digits(args[at + 1]):
+        elif command != "sync" and arg == "--limit" and at + 1 < len(args) and _positive(args[at + 1]):
             at += 1
             options["limit"] = int(args[at])
-        elif command != "sync" and arg.startswith("--limit=") and _digits(arg[8:]):
+        elif command != "sync" and arg.startswith("--limit=") and _positive(arg[8:]):
             options["limit"] = int(arg[8:])
-        elif command != "sync" and not arg.startswith("-") and options["query"] is None:
+        elif command != "sync" and not arg.startswith("-") and arg.strip() and options["query"] is None:
             options["query"] = arg
         else:
             return None  # an option click knows (or does not), a second query: click says
@@ -122,8 +122,9 @@ def _config_option(args: list[str], at: int) -> tuple[str | None, int]:
     return value, at
 
 
-def _digits(text: str) -> bool:
-    return text.isascii() and text.isdigit()
+def _positive(text: str) -> bool:
+    """A whole number of at least 1 (anything else: click says what is wrong with it)."""
+    return text.isascii() and text.isdigit() and int(text) >= 1
 
 
 def _echo(text: str, err: bool = False) -> None:

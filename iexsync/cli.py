@@ -18,6 +18,8 @@ import click
 from iexsync import __version__
 from iexsync.errors import UserError
 
+from iexsync.logsearch import OUTCOMES
+
 
 class _Group(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
@@ -79,22 +81,168 @@ def sync(ctx: click.Context, dry_run: bool, order_ids: tuple[str, ...], verbose:
         ctx.exit(code)
 
 
+def _duration(_ctx: click.Context, _param: click.Parameter, value: str | None) -> int | None:
+    from iexsync import durations
+
+    if value is None:
+        return None
+    try:
+        return durations.seconds(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+@cli.command()
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="The report as JSON.")
+@click.option("--stale-after", default="1h", show_default=True, callback=_duration, metavar="DURATION",
+              help="Exit 75 when no run finished within this long (30m, 12h, 2d).")
+@click.pass_context
+def status(ctx: click.Context, as_json: bool, stale_after: int) -> None:
+    """Whether all is well: the last run, the cursor, orders in error or waiting, warnings
+    asking for action, webhook deliveries waiting. Exit 0 all well, 1 an order needs a
+    human, 75 no run finished within --stale-after."""
+    from iexsync import commands
+
+    code = commands.status(_config_path(ctx), as_json=as_json, stale_after=stale_after, echo=_echo)
+    if code:
+        ctx.exit(code)
+
+
+def _date(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Any:
+    import datetime as dt
+
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date like 2026-01-31") from None
+
+
+class _Progress:
+    """click's progress bar on stderr, with the rate beside count and ETA."""
+
+    def __init__(self, total: int):
+        import time
+
+        self.started = time.monotonic()
+        self.done = 0
+        self.bar = click.progressbar(length=total, label="importing", file=sys.stderr, show_pos=True, show_eta=True,
+                                     item_show_func=lambda rate: rate)
+
+    def __enter__(self) -> "_Progress":
+        self.bar.__enter__()
+        return self
+
+    def update(self, n: int) -> None:
+        import time
+
+        self.done += n
+        elapsed = time.monotonic() - self.started
+        self.bar.update(n, f"{self.done / elapsed:.1f} orders/s" if elapsed > 0 else None)
+
+    def __exit__(self, *exc: Any) -> None:
+        self.bar.__exit__(*exc)
+
+
+@cli.command("import")
+@config_option
+@click.option("--from", "start", required=True, callback=_date, metavar="DATE",
+              help="The first day (the shop's date) whose orders are imported; overrides transfer.start_date.")
+@click.option("--to", "end", callback=_date, metavar="DATE", help="The last day (default: up to now).")
+@click.option("--dry-run", is_flag=True, help="Decide everything and report; write nothing.")
+@click.option("--json", "as_json", is_flag=True, help="The closing report as JSON.")
+@click.pass_context
+def import_command(ctx: click.Context, start: Any, end: Any, dry_run: bool, as_json: bool) -> None:
+    """Import the orders created in a window through the same rules as sync, with a progress
+    bar on a terminal and a closing report. Interrupted, the next import carries on."""
+    from iexsync import commands
+
+    if end is not None and end < start:
+        raise click.BadParameter(f"--to {end} is before --from {start}", param_hint="--to")
+    progress = _Progress if sys.stderr.isatty() else None
+    code = commands.import_orders(_config_path(ctx), start, end, dry_run=dry_run, as_json=as_json, echo=_echo,
+                                  progress=progress)
+    if code:
+        ctx.exit(code)
+
+
 @cli.group()
 def log() -> None:
     """The log of what became of each order."""
 
 
+def _since(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """--since 2d (a duration back from now) or 2026-03-01 (a date, local midnight) → an ISO time."""
+    if value is None:
+        return None
+    from datetime import datetime, timedelta
+
+    from iexsync.timeutil import iso, utc_now
+
+    try:
+        return iso(datetime.fromisoformat(value).astimezone())
+    except ValueError:
+        return iso(utc_now() - timedelta(seconds=_duration(ctx, param, value)))
+
+
 @log.command("search")
 @config_option
-@click.argument("query")
+@click.argument("query", required=False)
 @click.option("--json", "as_json", is_flag=True, help="A JSON list instead of a table.")
-@click.option("--limit", default=200, show_default=True, help="At most this many events.")
+@click.option("--limit", default=200, show_default=True, type=click.IntRange(min=1), help="At most this many events.")
+@click.option("--outcome", type=click.Choice(OUTCOMES), help="Only events with this outcome.")
+@click.option("--since", callback=_since, metavar="WHEN", help="Only events since then: 2d, 12h, 30m, or a date 2026-03-01.")
+@click.option("--state", help="Only events of orders in this state (e.g. completed).")
+@click.option("--run", "run_id", metavar="RUN", help="Only events of this run (its id, as `iexsync status` shows it).")
 @click.pass_context
-def log_search(ctx: click.Context, query: str, as_json: bool, limit: int) -> None:
-    """What became of an order: by number, id, e-mail, document number or words in the message."""
+def log_search(ctx: click.Context, query: str | None, as_json: bool, limit: int, outcome: str | None,
+               since: str | None, state: str | None, run_id: str | None) -> None:
+    """What became of an order: by number, id, e-mail, document number ("booked invoice 20003")
+    or words in the message; QUERY may be left out when a filter is given."""
     from iexsync import commands
 
-    commands.log_search(_config_path(ctx), query, as_json=as_json, limit=limit, echo=_echo)
+    filters = {"outcome": outcome, "since": since, "state": state, "run": run_id}
+    if query is not None and not query.strip():
+        raise click.BadParameter("an empty query matches nothing; give an order number, e-mail or words", param_hint="QUERY")
+    if query is None and not any(filters.values()):
+        raise click.UsageError("give a QUERY (an order number, e-mail, document or words) or a filter (--outcome, --since, --state, --run)")
+    commands.log_search(_config_path(ctx), query, as_json=as_json, limit=limit, echo=_echo,
+                        filters={k: v for k, v in filters.items() if v is not None})
+
+
+@log.command("prune")
+@config_option
+@click.option("--older-than", required=True, callback=_duration, metavar="DURATION",
+              help="Remove history older than this (400d, 52w); what exactly-once needs is always kept.")
+@click.option("--dry-run", is_flag=True, help="Say what would be removed; remove nothing.")
+@click.option("--json", "as_json", is_flag=True, help="The counts as JSON.")
+@click.pass_context
+def log_prune(ctx: click.Context, older_than: int, dry_run: bool, as_json: bool) -> None:
+    """Keep the log bounded: remove old events, payloads no event names any more, finished
+    webhook deliveries and runs. Never the documents, intents, order status or cursors."""
+    from iexsync import service
+
+    counts = service.prune(_settings(ctx), older_than, dry_run=dry_run)
+    if as_json:
+        click.echo(json.dumps(counts))
+        return
+    said = ", ".join(f"{n} {what}" for what, n in counts.items())
+    click.echo(("would remove " if dry_run else "removed ") + said)
+
+
+@log.command("show")
+@config_option
+@click.argument("order")
+@click.option("--json", "as_json", is_flag=True, help="The history as JSON.")
+@click.pass_context
+def log_show(ctx: click.Context, order: str, as_json: bool) -> None:
+    """One order's whole history, oldest first: each step, the order as the shop sent it and
+    the document as it went to the accounting system (secrets removed), the documents it became."""
+    from iexsync import commands
+
+    commands.log_show(_config_path(ctx), order, as_json=as_json, echo=_echo)
 
 
 @cli.command()

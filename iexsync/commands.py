@@ -16,7 +16,7 @@ from __future__ import annotations
 import sys
 import textwrap
 
-from iexsync.errors import EXIT_ORDER_ERRORS
+from iexsync.errors import EXIT_INTERRUPTED, EXIT_ORDER_ERRORS
 
 TYPE_CHECKING = False  # typing itself is not imported: `log search` starts without it
 if TYPE_CHECKING:
@@ -54,18 +54,150 @@ def sync(config_path: Path | str, *, dry_run: bool, order_ids: list[str] | None,
     """One run; quiet on success when not on a terminal (cron), but saying what failed."""
     from iexsync import service
 
-    result = service.sync(settings(config_path, echo), dry_run=dry_run, order_ids=order_ids)
-    if dry_run:
+    loaded = settings(config_path, echo)
+    result = service.sync(loaded, dry_run=dry_run, order_ids=order_ids)
+    if dry_run:  # stdout is the JSON alone, for a script; the summary goes to stderr
         import json
 
         echo(json.dumps(result.planned, indent=2, ensure_ascii=False))
-    if verbose or dry_run or sys.stdout.isatty():
+        _summary(result, lambda text: echo(text, err=True))
+    elif verbose or order_ids or sys.stdout.isatty():
         _summary(result, echo)
-    elif result.errors:
-        for event in result.events:
-            if event.outcome == "error":
-                echo(f"order {event.order}: {event.message}", err=True)
-    return EXIT_ORDER_ERRORS if result.errors else 0
+    else:
+        for line in needs_a_human(result.events):
+            echo(line, err=True)
+    still_in_error = False
+    if order_ids and not dry_run:
+        lines, still_in_error = _last_outcomes(loaded, order_ids, result)
+        for line in lines:
+            echo(line)
+    return EXIT_ORDER_ERRORS if result.errors or still_in_error else 0
+
+
+def _last_outcomes(loaded: Settings, order_ids: list[str], result: Any) -> tuple[list[str], bool]:
+    """For `sync --order`, which always shows the order's outcome: each order this run had
+    nothing new to say about, with its last outcome; and whether one of them is in error."""
+    from iexsync import logsearch, service
+
+    said = {event.order for event in result.events}
+    lines, in_error = [], False
+    for order_id in service.resolve_orders(loaded, order_ids).values():
+        last = service.read_log(loaded.log_path, lambda rows: logsearch.search(rows, order_id, 1))
+        if last and last[0]["order"] not in said and order_id not in said:
+            event = last[0]
+            in_error = in_error or event["outcome"] == "error"
+            document = f" ({event['document']})" if event["document"] else ""
+            lines.append(f"order {event['order']}: nothing new; last {event['outcome']}{document}: {event['message']}")
+    return lines, in_error
+
+
+NEEDS_A_HUMAN = ("error", "warning")
+
+
+def needs_a_human(events: Sequence[Any]) -> list[str]:
+    """The run's new errors and warnings, one line each, for cron to mail. A warning asks for
+    action (a booked invoice whose order changed, a refund waiting for a booking, a draft left
+    behind), so it is said even when nothing failed; each is said once, as the log writes a
+    repeated event only once."""
+    lines = []
+    for event in events:
+        if event.outcome in NEEDS_A_HUMAN:
+            document = f" ({event.document})" if event.document else ""
+            label = "warning: " if event.outcome == "warning" else ""
+            lines.append(f"order {event.order}{document}: {label}{event.message}")
+    return lines
+
+
+def import_orders(config_path: Path | str, start: Any, end: Any, *, dry_run: bool, as_json: bool, echo: Echo,
+                  progress: Callable[[], Any] | None = None) -> int:
+    """The orders created from `start` to `end`, and a closing report; a progress bar (from
+    `progress()`, a context manager with update(n) and length) only when one is given.
+    Stopped by Ctrl-C or SIGTERM: the orders in flight finish, exit 130."""
+    import threading
+
+    from iexsync import importer
+
+    stop = threading.Event()
+    with _stopping_on_signals(stop):
+        if progress is None:
+            report = importer.run_import(settings(config_path, echo), start, end, dry_run=dry_run, stop=stop)
+        else:
+            loaded = settings(config_path, echo)
+            state: dict[str, Any] = {}
+
+            def on_total(total: int) -> None:
+                state["bar"] = progress(total)
+                state["bar"].__enter__()
+
+            try:
+                report = importer.run_import(loaded, start, end, dry_run=dry_run, stop=stop, on_total=on_total,
+                                             on_order=lambda: state["bar"].update(1))
+            finally:
+                if "bar" in state:
+                    state["bar"].__exit__(None, None, None)
+    if as_json:
+        import json
+
+        echo(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
+    else:
+        for line in import_report(report, start, end):
+            echo(line)
+    if report.interrupted:
+        echo(f"interrupted: {report.seen} done, the next run carries on", err=True)
+        return EXIT_INTERRUPTED
+    return EXIT_ORDER_ERRORS if report.failed else 0
+
+
+def import_report(report: Any, start: Any, end: Any) -> list[str]:
+    """The closing report: how many orders, what became of them, the numbers to look at."""
+    window = f"{start} to {end}" if end else f"from {start}"
+    lines = [f"import of the orders created {window}" + (" (dry run: nothing written)" if report.dry_run else "")
+             + f": {report.seen} orders"]
+    lines.append(f"  transferred: {len(report.transferred)}")
+    lines.append(f"  already done by an earlier run: {report.unchanged}")
+    skipped = sum(len(numbers) for numbers in report.skipped.values())
+    lines.append(f"  skipped: {skipped}")
+    lines += [f"    {reason}: {_numbers(numbers)}" for reason, numbers in sorted(report.skipped.items())]
+    failed = sum(len(numbers) for numbers in report.failed.values())
+    lines.append(f"  failed: {failed}" + (" (`iexsync log show ORDER` says why)" if failed else ""))
+    lines += [f"    {cause}: {_numbers(numbers)}" for cause, numbers in sorted(report.failed.items())]
+    if report.warnings:
+        lines.append(f"  warnings: {len(report.warnings)}")
+        lines += [f"    {warning}" for warning in report.warnings[:50]]
+    return lines
+
+
+def _numbers(numbers: list[str], at_most: int = 30) -> str:
+    shown = ", ".join(numbers[:at_most])
+    return shown + (f" and {len(numbers) - at_most} more" if len(numbers) > at_most else "")
+
+
+class _stopping_on_signals:
+    """While inside: Ctrl-C or SIGTERM sets `stop` (the orders in flight finish); a second
+    Ctrl-C stops at once."""
+
+    def __init__(self, stop: Any):
+        self.stop = stop
+        self.previous: dict[int, Any] = {}
+
+    def _handle(self, signum: int, _frame: Any) -> None:
+        import signal
+
+        if self.stop.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.stop.set()
+
+    def __enter__(self) -> None:
+        import signal
+
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            self.previous[signum] = signal.signal(signum, self._handle)
+
+    def __exit__(self, *exc: Any) -> None:
+        import signal
+
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)
 
 
 def _summary(result: Any, echo: Echo) -> None:
@@ -78,26 +210,63 @@ def _summary(result: Any, echo: Echo) -> None:
     echo(f"{result.orders_seen} orders read; {counts or 'nothing new'}" + (f"; {result.busy} held by another run" if result.busy else ""))
 
 
-def log_search(config_path: Path | str, query: str, *, as_json: bool, limit: int, echo: Echo) -> int:
-    """The order's history, newest first, as a table or a JSON list."""
-    from iexsync import configfiles, service
+def log_path(config_path: Path | str, echo: Echo) -> str:
+    """The log's path: from what is remembered about a config that passed, without reading
+    the config again; else from the config, read and checked in full (and remembered)."""
+    from iexsync import configfiles
 
     remembered = configfiles.remembered_log(config_path)
-    if remembered is None:  # read and checked in full (and remembered for the next time)
-        loaded = settings(config_path, echo)
-        log_path = loaded.log_path
+    if remembered is None:
+        return str(settings(config_path, echo).log_path)
+    path, holds_secrets = remembered
+    _warn_if_others_can_read(config_path, holds_secrets, echo)
+    return path
+
+
+def status(config_path: Path | str, *, as_json: bool, stale_after: int, echo: Echo) -> int:
+    """Whether all is well: 0 nothing needs a human, 1 an order does, 75 no recent run."""
+    from iexsync import service
+    from iexsync import status as report
+
+    found = service.status(log_path(config_path, echo), stale_after)
+    if as_json:
+        import json
+
+        echo(json.dumps(found, indent=2, ensure_ascii=False))
     else:
-        log_path, holds_secrets = remembered
-        _warn_if_others_can_read(config_path, holds_secrets, echo)
-    rows = service.search(log_path, query, limit)
+        echo("\n".join(report.lines(found)))
+    return found["exit_code"]
+
+
+def log_search(config_path: Path | str, query: str | None, *, as_json: bool, limit: int, echo: Echo,
+               filters: dict[str, str] | None = None) -> int:
+    """The order's history, newest first, as a table or a JSON list. `filters`: see
+    logsearch.search (`since` an ISO time)."""
+    from iexsync import service
+
+    rows = service.search(log_path(config_path, echo), query, limit, filters)
     if as_json:
         import json
 
         echo(json.dumps([{k: row[k] for k in SEARCH_KEYS} for row in rows], indent=2, ensure_ascii=False))
     elif not rows:
-        echo(f"nothing in the log matches {query!r}")
+        echo(f"nothing in the log matches {query!r}" if query is not None else "nothing in the log matches")
     else:
         echo(table([[row[k] for k in SEARCH_KEYS] for row in rows], SEARCH_KEYS, [None] * 5 + [70]))
+    return 0
+
+
+def log_show(config_path: Path | str, order: str, *, as_json: bool, echo: Echo) -> int:
+    """One order's whole history (history.py), oldest first."""
+    from iexsync import history, service, status
+
+    found = service.history(log_path(config_path, echo), order)
+    if as_json:
+        import json
+
+        echo(json.dumps(found, indent=2, ensure_ascii=False))
+    else:
+        echo("\n".join(history.lines(found, status.local_time)))
     return 0
 
 

@@ -19,73 +19,42 @@ import functools
 import hashlib
 import json
 import threading
-from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
-from iexsync import mapping
+from iexsync import naming, planner
 from iexsync.books.base import Books
 from iexsync.config import Settings
 from iexsync.document import Document, DocumentKind, DocumentRef
-from iexsync.errors import DocumentExists, OrderError, OutcomeUnknown
+from iexsync.errors import DocumentExists, OrderError, OutcomeUnknown, TemporaryFailure, UserError
+from iexsync.events import KEPT_EVENTS, Event, RunResult, document_label, document_name
 from iexsync.model import Order, Refund
+from iexsync.planner import NOT_ALLOWED, OUTCOME_OF, Action, Outcome, Step
 from iexsync.recheck import recheck_items
 from iexsync.shops.base import BrokenOrder, Shop, ShopItem
 from iexsync.store import Intent, Store, Transfer
 from iexsync.timeutil import iso, parse_time, utc_now
 
-NOT_ALLOWED = "Order state not allowed"
+T = TypeVar("T")
 
-# What each action is logged as when it succeeds.
-OUTCOME_OF = {"create": "transferred", "update": "updated", "book": "booked", "credit": "credited"}
-
-
-@dataclass(frozen=True)
-class Step:
-    """One thing to do (or say) about an order."""
-
-    outcome: str  # an OUTCOME; for actions the outcome they will have
-    message: str  # for actions, "{document}" is filled in with the document made
-    action: str = ""  # create | update | book | credit; empty: only log
-    document: Document | None = None
-    transfer: Transfer | None = None  # the existing document acted on
-
-    @property
-    def acts(self) -> bool:
-        return bool(self.action)
+__all__ = ["Engine", "Event", "KEPT_EVENTS", "NOT_ALLOWED", "OrderPool", "RunResult", "Step", "changed_orders"]
 
 
-@dataclass
-class Event:
-    order: str
-    state: str
-    outcome: str
-    document: str
-    message: str
-
-
-# A run keeps this many of its events for the summary (errors first in line); the log keeps
-# them all. A 50,000-order import must not hold 50,000 events in memory.
-KEPT_EVENTS = 1000
-
-
-@dataclass
-class RunResult:
-    run: str = ""
-    counts: Counter = field(default_factory=Counter)
-    events: list[Event] = field(default_factory=list)  # what this run logged, at most KEPT_EVENTS
-    events_not_kept: int = 0
-    planned: list[dict[str, Any]] = field(default_factory=list)  # --dry-run: what would be sent
-    orders_seen: int = 0
-    busy: int = 0  # orders another writer held
-
-    @property
-    def errors(self) -> int:
-        return self.counts["error"]
+def changed_orders(shop: Shop, since: datetime | None) -> Iterator[ShopItem]:
+    """The shop's changed orders. The list is the run's, not one order's: an OrderError
+    escaping it (the shop unreachable, an answer that is not a list of orders) stops the run
+    here, for every connector alike: a passing one as a temporary failure (exit 75, the
+    next run carries on), any other as an error the user must fix. The cursor stays."""
+    try:
+        yield from shop.changed_orders(since)
+    except OrderError as exc:
+        if exc.transient:
+            raise TemporaryFailure(f"{exc.message}; the run stops and the next one tries again") from None
+        raise UserError(exc.message) from None
 
 
 class Engine:
@@ -105,7 +74,6 @@ class Engine:
         # A log that has recorded no document yet may be new, or a lost one's replacement.
         self._fresh_log = not dry_run and not store.has_transfers()
         self._result_lock = threading.Lock()  # orders run in a pool of threads
-        self._kept_errors = 0
 
     # --- the run -----------------------------------------------------------------------------
     def run(self, order_ids: list[str] | None = None, *, forced: bool = True) -> RunResult:
@@ -157,7 +125,7 @@ class Engine:
             since = parse_time(stored, "cursor") - timedelta(minutes=self.settings.transfer.overlap_minutes)
         newest = parse_time(stored, "cursor") if stored else None
         started = utc_now()
-        for item in self.shop.changed_orders(since):
+        for item in changed_orders(self.shop, since):
             if item.order_id in seen:
                 continue  # a page boundary shifted under us: the order is handled once
             seen.add(item.order_id)
@@ -198,7 +166,7 @@ class Engine:
         if item.order_id in self._blocked:
             return False
         if isinstance(item, BrokenOrder):
-            self._log(item.order_id, item.number, item.state, Step("error", f"The shop's order cannot be read: {item.error}"),
+            self._log(item.order_id, item.number, item.state, Step(Outcome.ERROR, f"The shop's order cannot be read: {item.error}"),
                       source=item.raw)
             return False
         order = item
@@ -224,16 +192,18 @@ class Engine:
                 self._plan(order, step)
             return True
         if not any(step.acts for step in steps):
+            seen = "" if _waits(steps) else seen  # a wait is asked about again next run: never settled
             for index, step in enumerate(steps):
                 self._log(order.order_id, order.number, order.state, step, source=order.raw, forced=forced,
                           seen=seen if index == len(steps) - 1 else "")
-            return True
+            return not _waits(steps)
         if not self.store.claim(order.order_id):
             self._held_by_another(order.order_id)
             return False
         try:
             # Decide again under the claim: another writer may have acted in between.
             steps = self.decide(order, refunds)
+            seen = "" if _waits(steps) else seen
             for index, step in enumerate(steps):
                 self._carry_out(order, step, forced, seen if index == len(steps) - 1 else "")
         except _Stop:
@@ -243,7 +213,7 @@ class Engine:
             return False
         finally:
             self.store.release(order.order_id)
-        return True
+        return not _waits(steps)
 
     def _held_by_another(self, order_id: str) -> None:
         """Another live run holds the order. It is due, so the cursor passing it loses
@@ -253,127 +223,164 @@ class Engine:
         with self.store.transaction():
             self.store.mark_due(order_id)
 
-    def decide(self, order: Order, refunds: Callable[[], tuple[Refund, ...]] | None = None) -> list[Step]:
-        """What should happen to `order` now, from the order, the config and the log alone
-        (and, for refunds not credited yet, their lines: `refunds` reads them from the shop)."""
-        transfer_rules = self.settings.transfer
-        start = transfer_rules.start_date
-        if start and order.created.date() < start:
-            return [Step("skipped", f"Order created {order.created.date()}, before the start date {start}")]
-        reason = mapping.skip_reason(self.settings, order)
-        if reason:
-            return [Step("skipped", f"Skipped by the filter {reason!r}")]
-        rule = transfer_rules.rule_for(order.state)
-        if rule is None:
-            return [Step("skipped", NOT_ALLOWED)]
-        kind = DocumentKind(rule.document)
-        document = mapping.build_document(self.settings, order, kind)
-        existing = self.store.transfer(document.reference)
-        steps: list[Step] = []
-        if existing is None:
-            steps.append(Step("transferred", "Transferred as {document}", "create", document))
-        elif not existing.booked:
-            if existing.fingerprint != document.fingerprint():
-                if transfer_rules.update_drafts:
-                    steps.append(Step("updated", "The order changed: {document} updated", "update", document, existing))
-                else:
-                    steps.append(Step("warning", f"The order changed after its {_kind_name(kind)} {existing.number} "
-                                      "was made; update_drafts is off, so it was left as it is"))
-        elif _money(document) != existing.totals:
-            steps.append(Step("warning", _booked_difference(existing, document)))
-        if rule.book and kind is DocumentKind.INVOICE and not (existing and existing.booked):
-            steps.append(Step("booked", "Booked {document}", "book", document))
-        if transfer_rules.refunds == "credit_note" and kind is DocumentKind.INVOICE and order.refunds:
-            steps += self._credit_steps(order, document, existing, refunds or (lambda: self.shop.refunds(order)))
-        return steps
+    def decide(self, order: Order, refunds: Callable[[], tuple[Refund, ...]]) -> list[Step]:
+        """The planner's steps for `order`, from one read of its transfers in the log.
 
-    def _credit_steps(self, order: Order, invoice: Document, existing: Transfer | None,
-                      read_refunds: Callable[[], tuple[Refund, ...]]) -> list[Step]:
-        # Credited once, never again: a refund whose credit note is in the log costs nothing,
-        # not even reading its lines from the shop.
-        waiting = [refund for refund in order.refunds if not _booked(self.store.transfer(
-            mapping.reference(self.settings, order, DocumentKind.CREDIT_NOTE, refund.refund_id)))]
-        if not waiting:
-            return []
-        detailed = {refund.refund_id: refund for refund in read_refunds()}
-        steps = []
-        for summary in waiting:
-            refund = detailed.get(summary.refund_id, summary)
-            note = mapping.build_credit_note(self.settings, order, refund, invoice.reference)
-            if existing is None or not existing.booked:
-                booking = self.settings.transfer.per_state.get(order.state)
-                will_book = booking.book if booking else self.settings.transfer.book
-                if not will_book:
-                    steps.append(Step("warning", f"Refund {refund.refund_id} ({refund.amount} {order.currency}) waits: "
-                                      "the invoice is not booked yet; it is credited once the invoice is booked"))
-                    continue
-            steps.append(Step("credited", f"Refund {refund.refund_id} credited as {{document}}", "credit", note))
-        return steps
+        Before a step that says a refund waits for a draft to be booked, or that would update
+        a draft, the accounting system is asked whether it is booked now (the bookkeeper books
+        drafts by hand when `book` is off): booked, it is recorded so, and the order is decided
+        again, so the refund is credited and a booked invoice is never updated; still a draft,
+        the wait is true."""
+        transfers = self.store.transfers_for(order.order_id)
+        steps = planner.decide(order, self.settings, transfers, refunds)
+        waited_for = {step.transfer.reference: step.transfer for step in steps
+                      if step.transfer and (step.waits or step.action is Action.UPDATE)}
+        booked, gone = {}, set()
+        for reference, transfer in waited_for.items():
+            now = self.books.status(_ref(transfer))
+            if now is None:
+                gone.add(reference)
+            elif now.booked:
+                booked[reference] = self._booked_by_hand(order, transfer, now)
+        if booked:
+            steps = planner.decide(order, self.settings, [booked.get(t.reference, t) for t in transfers], refunds)
+        return [_gone(step) if step.waits and step.transfer and step.transfer.reference in gone else step
+                for step in steps]
+
+    def _name_the_draft(self, order: Order, step: Step) -> Step:
+        """A wait planned before its draft was made this run names the draft made."""
+        drafts = [t for t in self.store.transfers_for(order.order_id) if t.kind is DocumentKind.INVOICE and not t.booked]
+        if len(drafts) != 1:
+            return step
+        return replace(step, message=step.message.replace(planner.UNNAMED_DRAFT, _label(drafts[0]), 1))
+
+    def _booked_by_hand(self, order: Order, transfer: Transfer, now: DocumentRef) -> Transfer:
+        """Record a draft booked in the accounting system by someone else, and say so."""
+        recorded = replace(transfer, number=now.number, remote_id=now.remote_id, booked=True)
+        if not self.dry_run:
+            ref = replace(now, reference=transfer.reference)
+            message = (f"{_label(transfer).capitalize()} was booked in the accounting system (by hand) as "
+                       f"{document_label(now.kind, now.number, True)}; recorded")
+            with self.store.transaction():
+                self.store.save_transfer(recorded)
+                self._log_in_transaction(order, Step(Outcome.BOOKED, message), ref=ref, source=order.raw)
+        return recorded
 
     # --- acting ------------------------------------------------------------------------------
     def _carry_out(self, order: Order, step: Step, forced: bool, seen: str = "") -> None:
         if not step.acts:
+            if step.waits and step.transfer is None:
+                step = self._name_the_draft(order, step)
             self._log(order.order_id, order.number, order.state, step, source=order.raw, forced=forced, seen=seen)
+            return
+        if step.action is Action.DELETE:
+            self._delete(order, step, seen)
             return
         document = step.document
         assert document is not None
         reference = document.reference
-        if step.action == "book":
+        if step.action is Action.BOOK:
             current = self.store.transfer(reference)
             if current is None or current.booked:
                 return  # the create before it failed, or it is booked already
         intent = Intent(
-            reference=reference, order_id=order.order_id, order_number=order.number, action=step.action,
-            kind=document.kind.value, fingerprint=document.fingerprint(), totals=_money(document),
+            reference=reference, order_id=order.order_id, order_number=order.number, action=step.action.value,
+            kind=document.kind.value, fingerprint=document.fingerprint(), totals=planner.money(document),
             refund_id=document.refund_id, run=self.store.run,
         )
-        self.store.open_intent(intent)
-        try:
-            ref = self._existing(step, document) or self._call(step, document)
-        except DocumentExists as exc:
-            ref = _adopted(exc.ref)
-        except OutcomeUnknown as exc:
-            # The intent stays open: the next run looks the reference up before writing again.
-            self._log_failure(order.order_id, order.number, order.state, exc, order,
-                              suffix="; whether it was written is checked in the accounting system on the next run")
-            raise _Stop() from None
-        except OrderError as exc:
-            with self.store.transaction():
-                self.store.close_intent(reference)
-                self._log_in_transaction(order, _failure_step(exc), due=exc.transient, source=order.raw)
-            raise _Stop() from None
-        # Anything else (credentials, the log, a bug) stops the run with the intent open.
+        ref = self._under_intent(order, intent, lambda: self._write(step, document), "written")
         recorded = _transfer(intent, ref)
-        if ref.remote_id == _ADOPTED:
+        if ref.remote_id in (_ADOPTED, _CONVERTED):
             recorded = replace(recorded, remote_id="", fingerprint="")  # content unknown: a draft is updated next
         with self.store.transaction():
             self.store.save_transfer(recorded)
             self.store.close_intent(reference)
-            message = step.message.format(document=f"{_kind_name(ref.kind)} {ref.number}")
+            message = step.message.format(document=_ref_name(ref))
             if ref.remote_id == _ADOPTED:
-                message = (f"Already in the accounting system as {_kind_name(ref.kind)} {ref.number} "
+                message = (f"Already in the accounting system as {_ref_name(ref)} "
                            "(found by its reference); recorded, not written again")
+            elif ref.remote_id == _CONVERTED:
+                message = (f"Already in the accounting system as {document_label(ref.kind, ref.number, ref.booked)}, "
+                           f"made from the order's document ({step.converted_from}); recorded, not written again")
             done = Step(step.outcome, message, step.action, document)
             self._log_in_transaction(order, done, ref=ref, source=order.raw, target=document.to_json(), seen=seen)
 
+    def _delete(self, order: Order, step: Step, seen: str) -> None:
+        """Remove an unbooked document (a cancelled order's draft), under an intent like any
+        write: an unknown outcome is settled by lookup on the next run."""
+        transfer = step.transfer
+        assert transfer is not None
+        intent = Intent(
+            reference=transfer.reference, order_id=order.order_id, order_number=order.number,
+            action=Action.DELETE.value, kind=transfer.kind.value, fingerprint=transfer.fingerprint,
+            totals=transfer.totals, refund_id=transfer.refund_id, run=self.store.run,
+        )
+        now = self._under_intent(order, intent, lambda: self.books.delete(_ref(transfer)), "deleted")
+        with self.store.transaction():
+            self.store.close_intent(transfer.reference)
+            if now is None:
+                self.store.delete_transfer(transfer.reference)
+                self._log_in_transaction(order, step, ref=_ref(transfer), source=order.raw, seen=seen)
+                return
+            # Booked meanwhile (by hand): it stays; the next run decides what a booked invoice
+            # of a cancelled order needs.
+            self.store.save_transfer(replace(transfer, number=now.number, remote_id=now.remote_id, booked=now.booked))
+            message = (f"The order was cancelled, but {_label(transfer)} was booked in the accounting system "
+                       f"meanwhile, as {document_label(now.kind, now.number, now.booked)}; it was not deleted")
+            self._log_in_transaction(order, Step(Outcome.WARNING, message), due=True,
+                                     ref=replace(now, reference=transfer.reference), source=order.raw)
+        raise _Stop()
+
+    def _under_intent(self, order: Order, intent: Intent, call: Callable[[], T], done: str) -> T:
+        """Commit the intent, then make the remote call. A definite refusal closes the intent
+        with the order's error; an unknown outcome leaves it open, for the next run to settle
+        by lookup, never by a blind retry. Either way the order's later steps wait (_Stop).
+        Anything else (credentials, the log, a bug) stops the run with the intent open.
+        The caller records the result and closes the intent in one transaction."""
+        self.store.open_intent(intent)
+        try:
+            return call()
+        except OutcomeUnknown as exc:
+            self._log_failure(order.order_id, order.number, order.state, exc, order,
+                              suffix=f"; whether it was {done} is checked in the accounting system on the next run")
+            raise _Stop() from None
+        except OrderError as exc:
+            with self.store.transaction():
+                self.store.close_intent(intent.reference)
+                self._log_in_transaction(order, _failure_step(exc), due=exc.transient, source=order.raw)
+            raise _Stop() from None
+
+    def _write(self, step: Step, document: Document) -> DocumentRef:
+        try:
+            return self._existing(step, document) or self._call(step, document)
+        except DocumentExists as exc:
+            return _adopted(exc.ref)
+
     def _existing(self, step: Step, document: Document) -> DocumentRef | None:
-        """Before a create on a fresh log, look the reference up: a lost or replaced log must
-        not book again what the accounting system already holds."""
-        if step.action not in ("create", "credit") or not self._fresh_log:
+        """Before a create, look for the document in the accounting system where it may be
+        already: an invoice the bookkeeper made from the order's document (found by that
+        document's reference, which the conversion carries over), or, on a fresh log,
+        anything with this reference: a lost or replaced log must not book again what the
+        accounting system already holds."""
+        if step.action is Action.CREATE and step.converted_from:
+            found = self.books.find(step.converted_from, DocumentKind.INVOICE)
+            if found is not None and found.kind is DocumentKind.INVOICE:
+                return replace(found, reference=document.reference, remote_id=_CONVERTED)
+        if step.action not in (Action.CREATE, Action.CREDIT) or not self._fresh_log:
             return None
         found = self.books.find(document.reference, document.kind)
-        if found is not None and step.action == "credit" and not found.booked:
+        if found is not None and step.action is Action.CREDIT and not found.booked:
             return None  # a credit note's draft whose booking never happened: credit() finds and books it
         return _adopted(found) if found else None
 
     def _call(self, step: Step, document: Document) -> DocumentRef:
-        if step.action == "create":
+        if step.action is Action.CREATE:
             return self.books.create(document)
-        current = self.store.transfer(document.reference) if step.action != "credit" else None
-        if step.action == "update":
+        current = self.store.transfer(document.reference) if step.action is not Action.CREDIT else None
+        if step.action is Action.UPDATE:
             assert current is not None
             return self.books.update(_ref(current), document)
-        if step.action == "book":
+        if step.action is Action.BOOK:
             assert current is not None
             return self.books.book(_ref(current), document)  # the document: to check the draft's totals
         invoice = self.store.transfer(document.credits_reference)
@@ -399,30 +406,45 @@ class Engine:
                 # intent is its own to settle (or, if it dies, the next run's).
                 self._held_elsewhere.add(intent.order_id)
                 continue
+            action = Action(intent.action)
             try:
                 found = self.books.find(intent.reference, DocumentKind(intent.kind))
             except OrderError:
                 self._blocked.add(intent.order_id)  # cannot tell yet: leave the order alone this run
                 continue
             with self.store.transaction():
-                if found is not None and intent.action == "credit" and not found.booked:
+                if action is Action.DELETE:
+                    # Gone: the deletion happened. Still there (booked or not): recorded as it is,
+                    # and the order, due, is decided again.
+                    if found is None:
+                        self.store.delete_transfer(intent.reference)
+                        self.store.log(
+                            order_id=intent.order_id, order_number=intent.order_number, state="",
+                            outcome=OUTCOME_OF[action].value, message=(
+                                f"Recovered after an interrupted run: the {document_name(intent.kind)} with reference "
+                                f"{intent.reference} is no longer in the accounting system: deleted"),
+                        )
+                    elif found.booked:
+                        self.store.save_transfer(_transfer(intent, found))
+                elif found is not None and action is Action.CREDIT and not found.booked:
                     # Its draft landed, its booking did not: recorded unbooked, so the credit
                     # is not done yet, and the order (due) resumes it rather than writes again.
                     self.store.save_transfer(_transfer(intent, found))
-                elif found is not None and (intent.action in ("create", "credit") or found.booked or intent.action == "update"):
+                elif found is not None and (action is not Action.BOOK or found.booked):
                     recovered = _transfer(intent, found)
-                    if intent.action == "update":
-                        recovered = _replace_fingerprint(recovered, "")  # unknown content: update again
+                    if action is Action.UPDATE:
+                        recovered = replace(recovered, fingerprint="")  # unknown content: update again
                     self.store.save_transfer(recovered)
-                    if intent.action != "update":
-                        outcome = "booked" if intent.action == "book" else OUTCOME_OF[intent.action]
+                    if action is not Action.UPDATE:
+                        outcome = OUTCOME_OF[action].value
                         self.store.log(
                             order_id=intent.order_id, order_number=intent.order_number, state="", outcome=outcome,
-                            message=(f"Recovered after an interrupted run: {_kind_name(found.kind)} {found.number} "
+                            message=(f"Recovered after an interrupted run: {_ref_name(found)} "
                                      "was found in the accounting system by its reference"),
                             document_kind=found.kind.value, document_number=found.number,
+                            document_booked=found.booked,
                         )
-                        self._count(Event(intent.order_number, "", outcome, f"{_kind_name(found.kind)} {found.number}",
+                        self._count(Event(intent.order_number, "", outcome, _ref_name(found),
                                           "recovered after an interrupted run"))
                 self.store.close_intent(intent.reference)
                 self.store.mark_due(intent.order_id)
@@ -430,7 +452,7 @@ class Engine:
     # --- logging -------------------------------------------------------------------------------
     def _log_failure(self, order_id: str, number: str, state: str, exc: OrderError, order: Order | None = None,
                      suffix: str = "") -> None:
-        step = Step("error", exc.message + suffix)
+        step = Step(Outcome.ERROR, exc.message + suffix)
         with self._writing():
             self._log_row(order_id, number, state, step, due=exc.transient, source=order.raw if order else None,
                           email=order.customer.email if order else "")
@@ -453,48 +475,34 @@ class Engine:
                  ref: DocumentRef | None = None, source: Any = None, target: Any = None, email: str = "",
                  forced: bool = False, seen: str = "") -> None:
         if self.dry_run:
-            self._count(Event(number or order_id, state, step.outcome, "", step.message))
+            self._count(Event(number or order_id, state, step.outcome.value, "", step.message))
             return
+        due = due or step.waits  # asked about again on every run until it is booked
         signature = _signature(step, state, ref)
         logged = self.store.log(
-            order_id=order_id, order_number=number, state=state, outcome=step.outcome, message=step.message,
+            order_id=order_id, order_number=number, state=state, outcome=step.outcome.value, message=step.message,
             document_kind=ref.kind.value if ref else "", document_number=ref.number if ref else "",
+            document_booked=ref.booked if ref else None,
             email=email, source=source, target=target, signature=None if forced else signature, due=due,
             config=self.settings.fingerprint, seen=seen,
         )
         if logged:
-            document = f"{_kind_name(ref.kind)} {ref.number}" if ref else ""
-            self._count(Event(number or order_id, state, step.outcome, document, step.message))
+            document = _ref_name(ref) if ref else ""
+            self._count(Event(number or order_id, state, step.outcome.value, document, step.message))
 
     def _count(self, event: Event) -> None:
         with self._result_lock:
-            self.result.counts[event.outcome] += 1
-            self._keep(event)
+            self.result.add(event)
         if self.on_event:
             self.on_event(event)
 
-    def _keep(self, event: Event) -> None:
-        """Keep the event for the summary while there is room; an error takes the place of
-        the oldest non-error, since errors are what cron's output must show."""
-        events = self.result.events
-        if len(events) < KEPT_EVENTS:
-            events.append(event)
-            self._kept_errors += event.outcome == "error"
-            return
-        self.result.events_not_kept += 1
-        if event.outcome == "error" and self._kept_errors < KEPT_EVENTS:
-            index = next(i for i, kept in enumerate(events) if kept.outcome != "error")
-            del events[index]
-            events.append(event)
-            self._kept_errors += 1
-
     def _plan(self, order: Order, step: Step) -> None:
-        kind = _kind_name(step.document.kind) if step.document else ""
-        message = step.message.format(document=f"a new {kind}" if step.action != "book" else "the invoice")
-        self._count(Event(order.number, order.state, step.outcome, kind, message))
-        if step.document is not None:
+        kind = document_name(step.document.kind) if step.document else ""
+        message = step.message.format(document=f"a new {kind}" if step.action is not Action.BOOK else "the invoice")
+        self._count(Event(order.number, order.state, step.outcome.value, kind, message))
+        if step.document is not None and step.action is not None:
             with self._result_lock:
-                self.result.planned.append({"action": step.action, "document": step.document.to_json()})
+                self.result.planned.append({"action": step.action.value, "document": step.document.to_json()})
 
 
 class OrderPool:
@@ -551,7 +559,7 @@ class _Stop(OrderError):
 
 
 def _failure_step(exc: OrderError) -> Step:
-    return Step("error", exc.message)
+    return Step(Outcome.ERROR, exc.message)
 
 
 def _digest(raw: dict[str, Any]) -> str:
@@ -565,50 +573,48 @@ def _digest(raw: dict[str, Any]) -> str:
 
 
 def _signature(step: Step, state: str, ref: DocumentRef | None) -> str:
-    text = "|".join((step.outcome, state, step.message, ref.reference if ref else ""))
+    text = "|".join((step.outcome.value, state, step.message, ref.reference if ref else ""))
     return hashlib.sha256(text.encode()).hexdigest()[:24]
-
-
-def _money(document: Document) -> dict[str, str]:
-    totals = document.totals
-    return {"net": str(totals.net), "vat": str(totals.vat), "gross": str(totals.gross)}
-
-
-def _booked_difference(existing: Transfer, document: Document) -> str:
-    before, now = existing.totals, _money(document)
-    parts = [f"{key} {before.get(key)} → {now[key]}" for key in ("net", "vat", "gross") if before.get(key) != now[key]]
-    return (f"The order's amounts changed after {_kind_name(DocumentKind(existing.kind))} {existing.number} was booked "
-            f"({', '.join(parts)} {document.currency}); a booked document is never changed: correct it in the "
-            "accounting system (e.g. with a credit note)")
 
 
 def _transfer(intent: Intent, ref: DocumentRef) -> Transfer:
     return Transfer(
-        reference=intent.reference, order_id=intent.order_id, order_number=intent.order_number, kind=intent.kind,
+        reference=intent.reference, order_id=intent.order_id, order_number=intent.order_number, kind=DocumentKind(intent.kind),
         number=ref.number, remote_id=ref.remote_id, booked=ref.booked, fingerprint=intent.fingerprint,
         totals=intent.totals, refund_id=intent.refund_id,
     )
 
 
-def _replace_fingerprint(transfer: Transfer, fingerprint: str) -> Transfer:
-    return replace(transfer, fingerprint=fingerprint)
-
-
 _ADOPTED = "\x00adopted"  # marks a ref found remotely rather than written by this step
+_CONVERTED = "\x00converted"  # ... found as the invoice the bookkeeper made from the order's document
 
 
 def _adopted(ref: DocumentRef) -> DocumentRef:
     return replace(ref, remote_id=_ADOPTED)
 
 
-def _booked(transfer: Transfer | None) -> bool:
-    return transfer is not None and transfer.booked
+def _gone(step: Step) -> Step:
+    """A refund's wait for a draft that is no longer in the accounting system, said so."""
+    assert step.transfer is not None
+    refund = step.message.split(" waits: ", 1)[0]
+    return replace(step, message=(
+        f"{refund} waits: {_label(step.transfer)} is no longer in the accounting system (deleted there?), so there "
+        "is no invoice to credit it against; book the sale and credit the refund there by hand"))
+
+
+def _waits(steps: list[Step]) -> bool:
+    return any(step.waits for step in steps)
+
+
+def _label(transfer: Transfer) -> str:
+    return document_label(transfer.kind, transfer.number, transfer.booked)
 
 
 def _ref(transfer: Transfer) -> DocumentRef:
-    return DocumentRef(reference=transfer.reference, kind=DocumentKind(transfer.kind), number=transfer.number,
+    return DocumentRef(reference=transfer.reference, kind=transfer.kind, number=transfer.number,
                        remote_id=transfer.remote_id, booked=transfer.booked)
 
 
-def _kind_name(kind: DocumentKind) -> str:
-    return {"invoice": "invoice", "order": "order", "credit_note": "credit note"}[kind.value]
+def _ref_name(ref: DocumentRef) -> str:
+    """"invoice draft 1", "booked invoice 20003": a draft and a booked invoice are told apart."""
+    return naming.document_name(ref.kind, ref.number, ref.booked)

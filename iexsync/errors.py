@@ -12,6 +12,7 @@ EXIT_USAGE = 2
 EXIT_TEMPFAIL = 75  # another run holds the lock, or a temporary failure (EX_TEMPFAIL)
 EXIT_NOPERM = 77  # credentials rejected (EX_NOPERM)
 EXIT_CONFIG = 78  # config invalid (EX_CONFIG)
+EXIT_INTERRUPTED = 130  # Ctrl-C or SIGTERM (128 + SIGINT, as shells say it)
 
 
 class UserError(Exception):
@@ -52,6 +53,18 @@ class LogUnavailable(UserError):
     exit_code = EXIT_TEMPFAIL
 
 
+class NoLog(UserError):
+    """There is no log where the config says: usually the wrong --config, or no run yet."""
+
+    def __init__(self, message: str, exit_code: int = EXIT_ORDER_ERRORS):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class NoSuchOrder(UserError):
+    """`sync --order` named an order neither the log nor the shop knows."""
+
+
 class OrderError(Exception):
     """Something about one order; it is logged for that order and the run goes on.
 
@@ -68,6 +81,10 @@ class OrderError(Exception):
 
 class OrderInvalid(OrderError):
     """The shop's order cannot be read into the canonical model (what field, what value)."""
+
+
+class OrderNotFound(OrderInvalid):
+    """The shop has no order with this id (`sync --order` says "no such order")."""
 
 
 class MappingError(OrderError):

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from iexsync import errors
+from iexsync.engine import changed_orders
 from iexsync.http import check_transport
 from iexsync.shops.woocommerce import WooCommerceShop
 from tests.fakes.server import Fault, Recorded
@@ -55,7 +56,8 @@ def connect(fake: FakeWooCommerce, server: WooServer, **overrides) -> WooCommerc
 
 
 def pull(shop: WooCommerceShop) -> list:
-    return list(shop.changed_orders(None))
+    """The changed orders as a run reads them: the engine decides the failures' scope."""
+    return list(changed_orders(shop, None))
 
 
 # --- credentials ----------------------------------------------------------------------------

@@ -203,6 +203,7 @@ def test_failing_runs_print_no_secret(tmp_path: Path, tally) -> None:
     tally.note(f"exit codes seen: {codes}")
     tally.note("seconds: " + ", ".join(f"{' '.join(r.args[3:5])} {r.returncode} {r.seconds:.1f}" for r in outputs))
     assert 77 in codes and 75 in codes
+    assert [r.returncode for r in outputs[:2]] == [78, 78], "query-string auth over http must be refused"
     for result in outputs:
         assert "Traceback" not in result.stderr, result.stderr[-3000:]
         for name, needle in needles.items():

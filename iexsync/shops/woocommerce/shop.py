@@ -38,7 +38,7 @@ from iexsync.http import Client, classify_status, json_body, strip_query
 from iexsync.shops.base import BrokenOrder, ShopItem, WebhookDelivery, WebhookInvalid
 from iexsync.model import Order, Refund
 from iexsync.shops.woocommerce.auth import credentials, oauth_refusal
-from iexsync.shops.woocommerce.order import parse_order, parse_refunds
+from iexsync.shops.woocommerce.order import TAX_BASIS_SCHEMA, parse_order, parse_refunds
 from iexsync.timeutil import parse_time
 
 WHAT = "WooCommerce"
@@ -109,6 +109,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
             "description": "At most this many requests per second, for hosts that limit the REST API "
                            "(WooCommerce itself has no limit). Empty: no limit.",
         },
+        "tax_based_on": TAX_BASIS_SCHEMA,
     },
 }
 
@@ -139,6 +140,7 @@ class WooCommerceShop:
         recheck_days: int = 14,
         retries: int = 4,
         backoff: float = 0.5,
+        tax_basis: str = "shipping",
     ):
         for secret in (consumer_key, consumer_secret, webhook_secret):
             if secret:
@@ -148,6 +150,7 @@ class WooCommerceShop:
         if not 2 <= per_page <= MAX_PER_PAGE:
             raise errors.ConfigError([f"shop.per_page is {per_page}; it must be between 2 and {MAX_PER_PAGE}"])
         self.api_url = api_url(url)
+        self.tax_basis = tax_basis
         self.per_page = per_page
         self.recheck_days = recheck_days  # see iexsync.recheck
         self.recheck_batch = per_page  # one request a run
@@ -182,6 +185,7 @@ class WooCommerceShop:
             rate_limit=section.get("rate_limit"),
             ca_bundle=str(base_dir / Path(section["ca_bundle"]).expanduser()) if section.get("ca_bundle") else None,
             recheck_days=int(section.get("recheck_days", 14)),
+            tax_basis=section.get("tax_based_on", "shipping"),
         )
 
     # --- orders ---------------------------------------------------------------------------
@@ -311,14 +315,10 @@ class WooCommerceShop:
                 offset = max(0, offset - (self.per_page - 1))
 
     def _orders_page(self, params: dict[str, Any], offset: int) -> "_Answer":
-        """One page of the order list; any failure stops the run (the cursor stays)."""
-        try:
-            response = self._get("orders", {**params, "offset": offset})
-            body = json_body(response, WHAT)
-        except errors.RemoteUnavailable as exc:
-            raise errors.TemporaryFailure(f"{exc.message}; the run stops and the next one tries again") from None
-        except errors.OrderError as exc:
-            raise errors.UserError(exc.message) from None
+        """One page of the order list. A failure escapes as OrderError; the engine makes it
+        the run's (the cursor stays)."""
+        response = self._get("orders", {**params, "offset": offset})
+        body = json_body(response, WHAT)
         if not isinstance(body, list):
             raise errors.TemporaryFailure(
                 f"{WHAT}: {strip_query(response.url)} answered {_kind(body)} where a list of orders belongs"
@@ -329,7 +329,7 @@ class WooCommerceShop:
         """The canonical order (its refunds as the order lists them), or a BrokenOrder for
         this order alone."""
         try:
-            return parse_order(raw)
+            return parse_order(raw, tax_basis=self.tax_basis)
         except errors.OrderInvalid as exc:
             return _broken(raw, exc.message)
 
@@ -564,7 +564,7 @@ class WooCommerceShop:
                 f"({where} answered 404 {said}); {_PERMALINK_HINT}"
             )])
         if status == 404:
-            raise errors.OrderInvalid(redaction.redact(f"{where} answered 404 {said}"))
+            raise errors.OrderNotFound(redaction.redact(f"{where} answered 404 {said}"))
         if status == 400 and code == "rest_invalid_param" and "per_page" in (data.get("params") or {}):
             detail = data["params"]["per_page"]
             cap = re.search(r"and (\d+) \(inclusive\)", str(detail))
