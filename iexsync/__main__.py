@@ -16,6 +16,9 @@ import sys
 
 
 def main() -> None:
+    from iexsync.errors import on_sigterm
+
+    on_sigterm()  # SIGTERM stops as Ctrl-C does, with the same message and code
     code = run(sys.argv[1:])
     if code is None:
         from iexsync.cli import main as click_main
@@ -31,7 +34,7 @@ def run(args: list[str]) -> int | None:
         return None
     command, config_file, options = parsed
     from iexsync import commands, configfiles
-    from iexsync.errors import UserError
+    from iexsync.errors import Interrupted, UserError
 
     path = config_file if config_file is not None else configfiles.default_config_path()
     try:
@@ -43,9 +46,11 @@ def run(args: list[str]) -> int | None:
 
         _echo(f"iexsync: {redact(str(exc))}", err=True)
         return exc.exit_code
-    except KeyboardInterrupt:  # as click says it
-        _echo("\nAborted!", err=True)
-        return 1
+    except (KeyboardInterrupt, Interrupted):  # as cli's handler says it
+        from iexsync.errors import EXIT_INTERRUPTED, INTERRUPTED
+
+        _echo(f"\n{INTERRUPTED}", err=True)
+        return EXIT_INTERRUPTED
     except BrokenPipeError:  # `| head`: nothing more to say, and nothing said at exit either
         import os
 

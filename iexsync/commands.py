@@ -31,6 +31,38 @@ if TYPE_CHECKING:
 SEARCH_KEYS = ("time", "order", "state", "outcome", "document", "message")
 
 
+def configure_logging(verbosity: int) -> None:
+    """What libraries may say on stderr. -q (-1): errors only; default (0) and -v (1): our
+    warnings (a mail that could not go), never a library's retry noise (a retry is ours to
+    report, as the order's outcome); -vv (2): every HTTP request and answer (secrets and
+    queries removed by http.py's filter)."""
+    import logging
+
+    class Stderr(logging.StreamHandler):  # whatever sys.stderr is when a record comes
+        @property  # type: ignore[override]
+        def stream(self) -> Any:
+            return sys.stderr
+
+        @stream.setter
+        def stream(self, _value: Any) -> None:
+            pass
+
+    def redacted(record: logging.LogRecord) -> bool:  # whatever a library logs, no secret leaves
+        from iexsync.redaction import redact
+
+        record.msg, record.args = redact(record.getMessage()), ()
+        return True
+
+    handler = Stderr()
+    handler.addFilter(redacted)
+    handler.setFormatter(logging.Formatter("%(message)s" if verbosity < 2 else "%(asctime)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.ERROR if verbosity < 0 else logging.WARNING)
+    logging.getLogger("urllib3").setLevel(logging.DEBUG if verbosity >= 2 else logging.CRITICAL)
+    logging.getLogger("iexsync").setLevel(logging.DEBUG if verbosity >= 2 else logging.ERROR if verbosity < 0 else logging.WARNING)
+
+
 def settings(config_path: Path | str, echo: Echo) -> Settings:
     """The config, loaded and checked; a warning if it holds secrets others can read."""
     from iexsync import config
@@ -50,9 +82,13 @@ def _warn_if_others_can_read(config_path: Path | str, holds_secrets: bool, echo:
         echo(warning, err=True)
 
 
-def sync(config_path: Path | str, *, dry_run: bool, order_ids: list[str] | None, verbose: bool, echo: Echo) -> int:
-    """One run; quiet on success when not on a terminal (cron), but saying what failed."""
+def sync(config_path: Path | str, *, dry_run: bool, order_ids: list[str] | None, verbose: bool | int, echo: Echo,
+         as_json: bool = False, quiet: bool = False) -> int:
+    """One run; quiet on success when not on a terminal (cron), but saying what failed.
+    `verbose` 2 (-vv) adds every HTTP request and answer; `quiet` prints errors only."""
     from iexsync import service
+
+    configure_logging(-1 if quiet else int(verbose))
 
     loaded = settings(config_path, echo)
     result = service.sync(loaded, dry_run=dry_run, order_ids=order_ids)
@@ -61,17 +97,30 @@ def sync(config_path: Path | str, *, dry_run: bool, order_ids: list[str] | None,
 
         echo(json.dumps(result.planned, indent=2, ensure_ascii=False))
         _summary(result, lambda text: echo(text, err=True))
-    elif verbose or order_ids or sys.stdout.isatty():
+    elif as_json:
+        import json
+
+        echo(json.dumps(summary_json(result), indent=2, ensure_ascii=False))
+    elif not quiet and (verbose or order_ids or sys.stdout.isatty()):
         _summary(result, echo)
     else:
         for line in needs_a_human(result.events):
-            echo(line, err=True)
+            if not quiet or ": warning: " not in line:
+                echo(line, err=True)
     still_in_error = False
     if order_ids and not dry_run:
         lines, still_in_error = _last_outcomes(loaded, order_ids, result)
         for line in lines:
-            echo(line)
+            echo(line, err=as_json or quiet)  # stdout stays JSON alone; -q says errors on stderr
     return EXIT_ORDER_ERRORS if result.errors or still_in_error else 0
+
+
+def summary_json(result: Any) -> dict[str, Any]:
+    """The run's summary for a script: what `_summary` prints as a table."""
+    return {"run": result.run, "orders_seen": result.orders_seen, "counts": dict(result.counts), "busy": result.busy,
+            "events": [{"order": e.order, "state": e.state, "outcome": e.outcome, "document": e.document,
+                        "message": e.message} for e in result.events],
+            "events_not_kept": result.events_not_kept}
 
 
 def _last_outcomes(loaded: Settings, order_ids: list[str], result: Any) -> tuple[list[str], bool]:
@@ -239,7 +288,7 @@ def status(config_path: Path | str, *, as_json: bool, stale_after: int, echo: Ec
 
 
 def log_search(config_path: Path | str, query: str | None, *, as_json: bool, limit: int, echo: Echo,
-               filters: dict[str, str] | None = None) -> int:
+               filters: dict[str, str] | None = None, tablefmt: str | None = None) -> int:
     """The order's history, newest first, as a table or a JSON list. `filters`: see
     logsearch.search (`since` an ISO time)."""
     from iexsync import service
@@ -252,8 +301,20 @@ def log_search(config_path: Path | str, query: str | None, *, as_json: bool, lim
     elif not rows:
         echo(f"nothing in the log matches {query!r}" if query is not None else "nothing in the log matches")
     else:
-        echo(table([[row[k] for k in SEARCH_KEYS] for row in rows], SEARCH_KEYS, [None] * 5 + [70]))
+        from iexsync.status import local_time
+
+        cells = [[local_time(row["time"])] + [row[k] for k in SEARCH_KEYS[1:]] for row in rows]
+        echo(table(cells, SEARCH_KEYS, [None] * 5 + [70], fit=terminal_width(), tablefmt=tablefmt))
     return 0
+
+
+def terminal_width() -> int | None:
+    """The terminal's width when stdout is one (tables fit it), else None (a pipe: as is)."""
+    if not sys.stdout.isatty():
+        return None
+    import shutil
+
+    return shutil.get_terminal_size().columns
 
 
 def log_show(config_path: Path | str, order: str, *, as_json: bool, echo: Echo) -> int:
@@ -301,9 +362,27 @@ def _is_whole_number(text: str) -> bool:
     return True
 
 
-def table(rows: Sequence[Sequence[Any]], headers: Sequence[str], widths: Sequence[int | None] = ()) -> str:
-    """`rows` under `headers`; a column with a width in `widths` is wrapped at it. None is shown empty."""
+TABLE_FORMATS = ("simple", "plain", "github", "grid", "pipe", "orgtbl", "rst", "html", "tsv")
+
+
+def table(rows: Sequence[Sequence[Any]], headers: Sequence[str], widths: Sequence[int | None] = (),
+          fit: int | None = None, tablefmt: str | None = None) -> str:
+    """`rows` under `headers`; a column with a width in `widths` is wrapped at it (words kept
+    whole where they fit), or, with `fit`, at what the other columns leave of that many
+    characters. None is shown empty. `tablefmt` other than "simple": tabulate's layout of
+    that name (for pasting into a ticket), tabulate imported only then."""
     cells = [["" if value is None else str(value) for value in row] for row in rows]
+    if fit is not None and widths:
+        wrapped = [index for index, width in enumerate(widths) if width is not None]
+        others = sum(max([len(headers[i]) + 2] + [len(line) for row in cells for line in (row[i].splitlines() or [""])])
+                     for i in range(len(headers)) if i not in wrapped)
+        room = max(10, (fit - others - 2 * (len(headers) - 1)) // max(1, len(wrapped)))
+        widths = [room if width is not None else None for width in widths]
+    if tablefmt and tablefmt != "simple":
+        from tabulate import tabulate
+
+        return tabulate(cells, headers=list(headers), tablefmt=tablefmt, disable_numparse=True,
+                        maxcolwidths=list(widths) + [None] * (len(headers) - len(widths)) if widths else None)
     for index, width in enumerate(widths):
         if width is not None:
             for row in cells:

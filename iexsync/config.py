@@ -282,7 +282,8 @@ def _read(path: Path) -> str:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(
-            [f"no config file at {path}; pass --config FILE or set IEXSYNC_CONFIG (see config.example.yaml)"]
+            [f"no config file at {path}; pass --config FILE or set IEXSYNC_CONFIG, or write one with "
+             f"`iexsync config init {path}`"]
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError([f"cannot read {path}: {exc}"]) from None
@@ -312,13 +313,25 @@ def _parse(text: str, source: str) -> tuple[dict[str, Any], dict[tuple, int], di
     try:
         tree, lines, spans = _parse_yaml(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError([f"the file is not valid YAML{where}: {problem}"], source) from None
+        raise ConfigError([_yaml_problem(exc)], source) from None
     if not isinstance(tree, dict):
         raise ConfigError(["the file must hold a mapping with the keys shop, accounting and transfer"], source)
     return tree, lines, spans
+
+
+def _yaml_problem(exc: Any) -> str:
+    """PyYAML's complaint, put plainly for the mistakes people make: a tab, an unclosed quote."""
+    mark = getattr(exc, "problem_mark", None)
+    opened = getattr(exc, "context_mark", None)
+    context = getattr(exc, "context", None) or ""
+    problem = getattr(exc, "problem", None) or str(exc)
+    where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+    if "'\\t'" in problem or "\t" in problem:
+        return f"the file is not valid YAML{where}: a tab; use spaces, not tabs, for indentation"
+    if "quoted scalar" in context and opened is not None:
+        return (f"the file is not valid YAML: the quote opened on line {opened.line + 1}, column "
+                f"{opened.column + 1} is never closed")
+    return f"the file is not valid YAML{where}: {problem}"
 
 
 def _parse_yaml(text: str) -> tuple[Any, dict[tuple, int], dict[tuple, tuple[int, int]]]:
@@ -362,7 +375,9 @@ def _substitute_env(value: Any, path: tuple, problems: list[str], lines: dict[tu
         def replace(match: re.Match[str]) -> str:
             name = match.group(1)
             if name not in os.environ:
-                problems.append(f"{_at(path, lines)}: the environment variable {name} is not set")
+                said = f"the environment variable {name} is not set"
+                if not any(problem.endswith(said) for problem in problems):  # once each, at its first use
+                    problems.append(f"{_at(path, lines)}: {said}")
                 return ""
             return os.environ[name]
 

@@ -31,7 +31,7 @@ from iexsync.books.base import Books
 from iexsync.config import Settings
 from iexsync.document import Document, DocumentKind, DocumentRef
 from iexsync.errors import DocumentExists, OrderError, OutcomeUnknown, TemporaryFailure, UserError
-from iexsync.events import KEPT_EVENTS, Event, RunResult, document_label, document_name
+from iexsync.events import KEPT_EVENTS, Event, RunResult
 from iexsync.model import Order, Refund
 from iexsync.planner import NOT_ALLOWED, OUTCOME_OF, Action, Outcome, Step
 from iexsync.recheck import recheck_items
@@ -247,20 +247,13 @@ class Engine:
         return [_gone(step) if step.waits and step.transfer and step.transfer.reference in gone else step
                 for step in steps]
 
-    def _name_the_draft(self, order: Order, step: Step) -> Step:
-        """A wait planned before its draft was made this run names the draft made."""
-        drafts = [t for t in self.store.transfers_for(order.order_id) if t.kind is DocumentKind.INVOICE and not t.booked]
-        if len(drafts) != 1:
-            return step
-        return replace(step, message=step.message.replace(planner.UNNAMED_DRAFT, _label(drafts[0]), 1))
-
     def _booked_by_hand(self, order: Order, transfer: Transfer, now: DocumentRef) -> Transfer:
         """Record a draft booked in the accounting system by someone else, and say so."""
         recorded = replace(transfer, number=now.number, remote_id=now.remote_id, booked=True)
         if not self.dry_run:
             ref = replace(now, reference=transfer.reference)
             message = (f"{_label(transfer).capitalize()} was booked in the accounting system (by hand) as "
-                       f"{document_label(now.kind, now.number, True)}; recorded")
+                       f"{naming.document_name(now.kind, now.number, True)}; recorded")
             with self.store.transaction():
                 self.store.save_transfer(recorded)
                 self._log_in_transaction(order, Step(Outcome.BOOKED, message), ref=ref, source=order.raw)
@@ -269,8 +262,6 @@ class Engine:
     # --- acting ------------------------------------------------------------------------------
     def _carry_out(self, order: Order, step: Step, forced: bool, seen: str = "") -> None:
         if not step.acts:
-            if step.waits and step.transfer is None:
-                step = self._name_the_draft(order, step)
             self._log(order.order_id, order.number, order.state, step, source=order.raw, forced=forced, seen=seen)
             return
         if step.action is Action.DELETE:
@@ -300,7 +291,7 @@ class Engine:
                 message = (f"Already in the accounting system as {_ref_name(ref)} "
                            "(found by its reference); recorded, not written again")
             elif ref.remote_id == _CONVERTED:
-                message = (f"Already in the accounting system as {document_label(ref.kind, ref.number, ref.booked)}, "
+                message = (f"Already in the accounting system as {_ref_name(ref)}, "
                            f"made from the order's document ({step.converted_from}); recorded, not written again")
             done = Step(step.outcome, message, step.action, document)
             self._log_in_transaction(order, done, ref=ref, source=order.raw, target=document.to_json(), seen=seen)
@@ -326,7 +317,7 @@ class Engine:
             # of a cancelled order needs.
             self.store.save_transfer(replace(transfer, number=now.number, remote_id=now.remote_id, booked=now.booked))
             message = (f"The order was cancelled, but {_label(transfer)} was booked in the accounting system "
-                       f"meanwhile, as {document_label(now.kind, now.number, now.booked)}; it was not deleted")
+                       f"meanwhile, as {_ref_name(now)}; it was not deleted")
             self._log_in_transaction(order, Step(Outcome.WARNING, message), due=True,
                                      ref=replace(now, reference=transfer.reference), source=order.raw)
         raise _Stop()
@@ -421,7 +412,7 @@ class Engine:
                         self.store.log(
                             order_id=intent.order_id, order_number=intent.order_number, state="",
                             outcome=OUTCOME_OF[action].value, message=(
-                                f"Recovered after an interrupted run: the {document_name(intent.kind)} with reference "
+                                f"Recovered after an interrupted run: the {naming.kind_name(intent.kind, None)} with reference "
                                 f"{intent.reference} is no longer in the accounting system: deleted"),
                         )
                     elif found.booked:
@@ -459,8 +450,19 @@ class Engine:
 
     def _log(self, order_id: str, number: str, state: str, step: Step, source: Any = None, forced: bool = False,
              seen: str = "") -> None:
+        if step.waits:
+            step = self._waiting(step)
         with self._writing():
             self._log_row(order_id, number, state, step, source=source, forced=forced, seen=seen)
+
+    def _waiting(self, step: Step) -> Step:
+        """A refund's wait, naming the draft it waits for (made earlier, or by this very pass):
+        the same words every run, so it is said once."""
+        transfer = step.transfer
+        if transfer is None and step.document is not None and not self.dry_run:
+            transfer = self.store.transfer(step.document.credits_reference)
+        draft = _label(transfer) if transfer is not None else "the invoice draft"
+        return replace(step, message=step.message.replace(planner.WAITED_FOR, draft))
 
     def _writing(self) -> Any:
         """A log transaction; a dry run writes nothing, so it gets none."""
@@ -497,7 +499,12 @@ class Engine:
             self.on_event(event)
 
     def _plan(self, order: Order, step: Step) -> None:
-        kind = document_name(step.document.kind) if step.document else ""
+        if not step.acts:
+            if step.waits:
+                step = self._waiting(step)
+            self._count(Event(order.number, order.state, step.outcome.value, "", step.message))
+            return
+        kind = naming.kind_name(step.document.kind, None) if step.document else ""
         message = step.message.format(document=f"a new {kind}" if step.action is not Action.BOOK else "the invoice")
         self._count(Event(order.number, order.state, step.outcome.value, kind, message))
         if step.document is not None and step.action is not None:
@@ -607,7 +614,7 @@ def _waits(steps: list[Step]) -> bool:
 
 
 def _label(transfer: Transfer) -> str:
-    return document_label(transfer.kind, transfer.number, transfer.booked)
+    return naming.document_name(transfer.kind, transfer.number, transfer.booked)
 
 
 def _ref(transfer: Transfer) -> DocumentRef:

@@ -13,12 +13,34 @@ EXIT_TEMPFAIL = 75  # another run holds the lock, or a temporary failure (EX_TEM
 EXIT_NOPERM = 77  # credentials rejected (EX_NOPERM)
 EXIT_CONFIG = 78  # config invalid (EX_CONFIG)
 EXIT_INTERRUPTED = 130  # Ctrl-C or SIGTERM (128 + SIGINT, as shells say it)
+INTERRUPTED = "iexsync: interrupted; the next run carries on"
+
+
+class Interrupted(Exception):
+    """SIGTERM: the process stops as after Ctrl-C (raised by the handler `on_sigterm` installs)."""
+
+
+def on_sigterm() -> None:
+    """From now on SIGTERM stops the process as Ctrl-C does: the work in hand is abandoned
+    the way exactly-once allows (open intents are resolved by the next run)."""
+    import signal
+
+    def stop(_signum: int, _frame: object) -> None:
+        raise Interrupted()
+
+    signal.signal(signal.SIGTERM, stop)
 
 
 class UserError(Exception):
     """An error whose message is meant for the person running iexsync."""
 
     exit_code = EXIT_ORDER_ERRORS
+
+
+class UsageError(UserError):
+    """A command line that cannot work as given (a bad --url): exit 2, as click's own."""
+
+    exit_code = EXIT_USAGE
 
 
 class ConfigError(UserError):

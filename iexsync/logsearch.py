@@ -70,7 +70,10 @@ def _search(rows: Rows, query: str | None, limit: int, filters: dict[str, str], 
     named = parse_document_name(query)  # "booked invoice 20003": that document, not a draft 20003
     if named is not None:
         kind, booked, number = named
-        found_rows = events("document_number = ? AND document_kind = ? AND document_booked = ?", (number, kind, int(booked)))
+        if booked is None:
+            found_rows = events("document_number = ? AND document_kind = ?", (number, kind))
+        else:
+            found_rows = events("document_number = ? AND document_kind = ? AND document_booked = ?", (number, kind, int(booked)))
         return [_event(r) for r in found_rows]
     for column in ("order_number", "order_id", "email", "document_number"):
         value = query.lower() if column == "email" else query

@@ -15,7 +15,7 @@ _NAMES = {
     ("invoice", True): "booked invoice",
     ("order", False): "order",
     ("order", True): "order",
-    ("credit_note", False): "credit note draft",
+    ("credit_note", False): "credit note",  # booked as it is made; a draft only mid-write
     ("credit_note", True): "credit note",
 }
 
@@ -36,15 +36,17 @@ def document_name(kind: str, number: str, booked: bool | None) -> str:
     return " ".join(part for part in (kind_name(kind, booked), str(number or "")) if part)
 
 
-def parse_document_name(text: str) -> tuple[str, bool, str] | None:
+def parse_document_name(text: str) -> tuple[str, bool | None, str] | None:
     """(kind, booked, number) for a name as `document_name` writes it ("booked invoice
-    20003"); None if `text` is not one."""
+    20003"); booked None when the name is the same either way ("credit note 5"); None if
+    `text` is not such a name."""
     words = text.strip().lower().rsplit(None, 1)
     if len(words) != 2:
         return None
     label, number = words
     label = " ".join(label.split())
-    for (kind, booked), name in _NAMES.items():
-        if name == label and (kind, booked) != ("order", True):
-            return kind, booked, number
-    return None
+    states = [booked for (kind, booked), name in _NAMES.items() if name == label]
+    if not states:
+        return None
+    kind = next(kind for (kind, _), name in _NAMES.items() if name == label)
+    return kind, states[0] if len(states) == 1 else None, number

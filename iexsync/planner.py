@@ -14,10 +14,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from iexsync import mapping
+from iexsync import mapping, naming
 from iexsync.config import Settings
 from iexsync.document import Document, DocumentKind
-from iexsync.events import document_label, document_name
 from iexsync.model import Order, Refund
 from iexsync.money import ZERO
 from iexsync.store import Transfer
@@ -47,10 +46,6 @@ class Outcome(str, enum.Enum):
     ERROR = "error"
 
 
-# A wait for a draft this very run makes: the engine names it once it exists, so the
-# warning reads (and is signed) the same as next run's, and cron hears it once.
-UNNAMED_DRAFT = "the invoice draft"
-
 # What each action is logged as when it succeeds.
 OUTCOME_OF = {Action.CREATE: Outcome.TRANSFERRED, Action.UPDATE: Outcome.UPDATED, Action.BOOK: Outcome.BOOKED,
               Action.CREDIT: Outcome.CREDITED, Action.DELETE: Outcome.UPDATED}
@@ -68,6 +63,7 @@ class Step:
     # Says a refund waits for `transfer` to be booked. The engine first asks the accounting
     # system (a bookkeeper may have booked it by hand), so the message is never false, and
     # keeps the order due, so that each run asks again.
+    # (`document`, set on a waiting step, is the credit note to be: it names the invoice.)
     waits: bool = False
     # A create: the reference of the order document the bookkeeper may have converted into
     # this invoice already (e-conomic's order → invoice flow), to be looked for first.
@@ -79,6 +75,9 @@ class Step:
 
 
 Refunds = Callable[[], tuple[Refund, ...]]
+
+# In a waiting step's message: the draft waited for, when the same pass makes it.
+WAITED_FOR = "{draft}"
 
 
 def decide(order: Order, settings: Settings, transfers: Iterable[Transfer], refunds: Refunds) -> list[Step]:
@@ -112,8 +111,8 @@ def decide(order: Order, settings: Settings, transfers: Iterable[Transfer], refu
                 steps.append(Step(Outcome.UPDATED, "The order changed: {document} updated", Action.UPDATE, document,
                                   existing))
             else:
-                steps.append(Step(Outcome.WARNING, f"The order changed after its {document_name(kind)} "
-                                  f"{existing.number} was made; update_drafts is off, so it was left as it is"))
+                steps.append(Step(Outcome.WARNING, f"The order changed after its "
+                                  f"{naming.document_name(kind, existing.number, False)} was made; update_drafts is off, so it was left as it is"))
     elif money(document) != existing.totals:
         steps.append(Step(Outcome.WARNING, booked_difference(existing, document)))
     if rule.book and kind is DocumentKind.INVOICE and not (existing and existing.booked):
@@ -195,10 +194,12 @@ def _credit_steps(order: Order, settings: Settings, invoice_reference: str, exis
         refund = detailed.get(summary.refund_id, summary)
         note = mapping.build_credit_note(settings, order, refund, invoice_reference)
         if not _booked(existing) and not will_book:
-            draft = _label(existing) if existing else UNNAMED_DRAFT
+            # The draft is named; one made by this very pass is named by the engine once it exists.
+            draft = _label(existing) if existing else WAITED_FOR
             steps.append(Step(Outcome.WARNING, f"Refund {refund.refund_id} ({refund.amount} {order.currency}) waits: "
                               f"{draft} is not booked in the accounting system (checked now); the refund is "
-                              "credited on the first run after it is booked", transfer=existing, waits=True))
+                              "credited on the first run after it is booked", document=note, transfer=existing,
+                              waits=True))
             continue
         steps.append(Step(Outcome.CREDITED, f"Refund {refund.refund_id} credited as {{document}}", Action.CREDIT, note))
     return steps
@@ -213,7 +214,7 @@ def money(document: Document) -> dict[str, str]:
 def booked_difference(existing: Transfer, document: Document) -> str:
     before, now = existing.totals, money(document)
     parts = [f"{key} {before.get(key)} → {now[key]}" for key in ("net", "vat", "gross") if before.get(key) != now[key]]
-    return (f"The order's amounts changed after {document_name(existing.kind)} {existing.number} was booked "
+    return (f"The order's amounts changed after {naming.kind_name(existing.kind, None)} {existing.number} was booked "
             f"({', '.join(parts)} {document.currency}); a booked document is never changed: correct it in the "
             "accounting system (e.g. with a credit note)")
 
@@ -223,4 +224,4 @@ def _booked(transfer: Transfer | None) -> bool:
 
 
 def _label(transfer: Transfer) -> str:
-    return document_label(transfer.kind, transfer.number, transfer.booked)
+    return naming.document_name(transfer.kind, transfer.number, transfer.booked)

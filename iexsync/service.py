@@ -96,13 +96,11 @@ def status_report(store: Store, settings: Settings) -> dict[str, Any]:
 
 def run_failure(exc: BaseException) -> str:
     """Why a run stopped, in a line: the message a person sees for it."""
+    from iexsync.errors import Interrupted
+
     if isinstance(exc, (KeyboardInterrupt, Interrupted)):
         return "interrupted"
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-
-
-class Interrupted(Exception):
-    """SIGTERM: the run stops as after Ctrl-C (raised by the handler `commands` installs)."""
 
 
 def states(settings: Settings) -> list[dict[str, Any]]:
@@ -241,3 +239,40 @@ def prune(settings: Settings, older_than: int, *, dry_run: bool = False) -> dict
             return store.prune(iso(utc_now() - timedelta(seconds=older_than)), dry_run=dry_run)
         finally:
             store.close()
+
+
+def check_config(settings: Settings) -> None:
+    """What `sync` would refuse and the schema cannot see, all at once (ConfigError): the
+    connectors' own checks (a missing shop folder, a ledger folder that cannot be made), and
+    templates and filters naming fields an order does not have, tried on a sample order."""
+    import json
+    from importlib import resources
+
+    from iexsync.errors import ConfigError
+    from iexsync.shops.woocommerce.order import parse_order
+
+    problems: list[str] = []
+    for opener in (open_shop, open_books):
+        try:
+            opener(settings).close()
+        except ConfigError as exc:
+            problems += exc.problems
+    sample = parse_order(json.loads(resources.files("iexsync").joinpath("sample_order.json").read_text("utf-8")))
+    if settings.mappings or settings.filters:
+        from jinja2 import UndefinedError
+
+        from iexsync import mapping, templates
+
+        context = mapping.template_context(sample)
+        checks = [(f"mappings.{name}", source, templates.render) for name, source in settings.mappings.items()]
+        checks += [(f"filters[{index}].skip_if", rule.skip_if, templates.evaluate) for index, rule in enumerate(settings.filters)]
+        for where, source, run in checks:
+            try:
+                run(source, context)
+            except UndefinedError as exc:
+                problems.append(f"{where}: {source!r} names a field an order does not have ({exc.message}); "
+                                "`iexsync log show ORDER --json` shows an order's fields")
+            except Exception:  # noqa: S110 - other failures depend on the order, not the config
+                pass
+    if problems:
+        raise ConfigError(problems, str(settings.path))

@@ -16,7 +16,9 @@ import pytest
 from iexsync import errors
 from iexsync.model import Order
 from iexsync.shops.base import BrokenOrder
-from iexsync.shops.woocommerce.shop import WooCommerceShop, _freeze_time, _http_date
+from iexsync.shops.woocommerce.client import http_date as _http_date
+from iexsync.shops.woocommerce.pager import freeze_time as _freeze_time
+from iexsync.shops.woocommerce.shop import WooCommerceShop
 from tests.fakes import woocommerce_examples as examples
 from tests.fakes.woocommerce import API, FakeWooCommerce, WooServer
 

@@ -100,10 +100,10 @@ class BeancountBooks:
     @classmethod
     def from_config(cls, section: Mapping[str, Any], base_dir: Path) -> "BeancountBooks":
         path = (base_dir / section["path"]).resolve()
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ConfigError([f"accounting.path: cannot make the folder for {path}: {exc.strerror}"]) from None
+        # The folder is made by the first write (a dry run makes nothing); here only whether it can be.
+        existing = next(folder for folder in (path.parent, *path.parent.parents) if folder.exists())
+        if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+            raise ConfigError([f"accounting.path: cannot make the folder for {path}: {existing} is not a writable folder"])
         return cls(path, section.get("accounts", {}), section.get("open_date", "2000-01-01"))
 
     # --- the protocol ------------------------------------------------------------------------
@@ -279,6 +279,7 @@ class BeancountBooks:
         entry ends with a blank line, so a torn one (see _torn_tail) is told from a whole one."""
         opens = self._opens(block)
         if not self._file.exists():
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             text = "; Written by iexsync: one transaction per document; `iexsync-ref` ties each to its order.\n\n"
         else:
             text = {b"\n\n": "", b"": ""}.get(self._ending, "\n" if self._ending.endswith(b"\n") else "\n\n")

@@ -3,7 +3,7 @@ and a platform-free way to test a config.
 
 Each `*.json` file holds one order (or a list of orders) in the WooCommerce REST v3 shape.
 A file that is not valid JSON, or an order that cannot be read, is an error for that
-order alone.
+order alone. A folder sends no webhooks: it is no WebhookSource.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 from iexsync.errors import ConfigError, OrderInvalid, OrderNotFound
 from iexsync.model import Order, Refund
-from iexsync.shops.base import BrokenOrder, ShopItem, WebhookDelivery
+from iexsync.shops.base import BrokenOrder, ShopItem
 from iexsync.shops.woocommerce.order import TAX_BASIS_SCHEMA, parse_order
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
@@ -69,24 +69,6 @@ class FileShop:
             if item.state:
                 counts[item.state] = counts.get(item.state, 0) + 1
         return sorted(counts.items())
-
-    # --- webhooks: a folder sends none ----------------------------------------------------
-    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> bool:
-        return False
-
-    def webhook_delivery(self, headers: Mapping[str, str], body: bytes) -> WebhookDelivery | None:
-        return None
-
-    def is_webhook_ping(self, headers: Mapping[str, str], body: bytes) -> bool:
-        return False
-
-    def check_webhooks(self) -> None:
-        raise ConfigError(["shop.platform: a folder of order files sends no webhooks; "
-                           "`iexsync sync` reads the folder"])
-
-    def register_webhooks(self, url: str) -> list[dict[str, Any]]:
-        self.check_webhooks()
-        return []
 
     def close(self) -> None:
         pass

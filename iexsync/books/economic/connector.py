@@ -28,6 +28,7 @@ from iexsync.books.base import Memory
 from iexsync.books.economic.api import EconomicApi, filter_value
 from iexsync.books.economic.body import BodyLine, draft_body, exact_lines
 from iexsync.toolkit.cache import OnceCache, Recent, Remembered
+from iexsync.toolkit.totals import totals_problem
 from iexsync.books.economic.config import CONFIG_SCHEMA, EconomicSettings
 from iexsync.books.economic.customers import CustomerDirectory
 from iexsync.books.economic.products import ProductCatalog
@@ -96,6 +97,7 @@ class Draft:
 class EconomicBooks:
     CONFIG_SCHEMA: ClassVar[dict[str, Any]] = CONFIG_SCHEMA
     name = "economic"
+    max_workers: ClassVar[int | None] = None  # as many as transfer.workers: the rate limit paces them
 
     def __init__(self, settings: EconomicSettings, api: EconomicApi | None = None):
         self.settings = settings
@@ -437,17 +439,8 @@ class EconomicBooks:
 
     # --- totals ------------------------------------------------------------------------
     def _totals_problem(self, document: Document, remote: Totals) -> str | None:
-        expected = document.totals
-        tolerance = self.settings.tolerance
-        gross_off = expected.gross - remote.gross
-        vat_off = expected.vat - remote.vat
-        if abs(gross_off) <= tolerance and abs(vat_off) <= tolerance:
-            return None
-        return (
-            f"totals differ: the shop says {expected.gross} {document.currency} (VAT {expected.vat}), "
-            f"e-conomic computed {remote.gross} (VAT {remote.vat}), more than the tolerance "
-            f"{tolerance} apart; check the VAT zone and the products' groups"
-        )
+        return totals_problem(document.totals, remote, self.settings.tolerance, document.currency, "e-conomic",
+                              "check the VAT zone and the products' groups")
 
     def _draft_totals(self, ref: DocumentRef) -> Totals | None:
         draft = self.api.get(f"{INVOICE_DRAFTS.path}/{ref.number}", missing_ok=True)
