@@ -29,6 +29,8 @@ BENCHMARKS = [
     "beancount_import",
     "webhooks",
     "dinero_throughput",
+    "woocommerce_recheck",
+    "shopify_throughput",
 ]
 
 

@@ -35,6 +35,7 @@ from iexsync.events import KEPT_EVENTS, Event, RunResult
 from iexsync.model import Order, Refund
 from iexsync.planner import NOT_ALLOWED, OUTCOME_OF, Action, Outcome, Step
 from iexsync.references import ReferenceLookup
+from iexsync.recheck import recheck_items
 from iexsync.shops.base import BrokenOrder, Shop, ShopItem
 from iexsync.store import Intent, Store, Transfer
 from iexsync.timeutil import iso, parse_time, utc_now
@@ -94,6 +95,9 @@ class Engine:
             else:
                 self._due = set(self.store.due_orders(self.settings.fingerprint))
                 newest = self._submit_changed(pool, seen)
+                for item in recheck_items(self.shop, self.store, seen, dry_run=self.dry_run):  # edits no feed shows
+                    seen.add(item.order_id)
+                    pool.submit(self._settle, item)
                 for order_id in [*self._due, *queued]:
                     if order_id not in seen:
                         seen.add(order_id)

@@ -321,15 +321,17 @@ class Client:
         self.session.close()
 
 
-_CERTIFICATE = re.compile(r"certificate verify failed: ([^(\]]+)|(hostname '[^']*' doesn't match[^\]]*)|(CERTIFICATE_VERIFY_FAILED)")
+_CERTIFICATE_DETAIL = (re.compile(r"certificate verify failed: ([^(\]'\"]+)"), re.compile(r"(hostname '[^']*' doesn't match[^\]'\"]*)"))
 
 
 def certificate_problem(exc: BaseException) -> str:
     """What is wrong with the server's certificate, if that is why TLS failed ("" if not)."""
-    found = _CERTIFICATE.search(str(exc))
-    if not found:
-        return ""
-    return next((group.strip() for group in found.groups() if group), "certificate verify failed")
+    text = str(exc)
+    for pattern in _CERTIFICATE_DETAIL:
+        found = pattern.search(text)
+        if found:
+            return found.group(1).strip()
+    return "certificate verify failed" if "CERTIFICATE_VERIFY_FAILED" in text else ""
 
 
 def check_ca_bundle(path: str, key: str) -> str:

@@ -312,6 +312,17 @@ class Store:
         draft of a cancelled order); the order may be transferred again later."""
         self._execute("DELETE FROM transfers WHERE reference = ?", (reference,))
 
+    def transferred_since(self, since: str, after: str, limit: int) -> list[str]:
+        """Up to `limit` ids of orders with a document transferred at or after `since`, in id
+        order (numeric ids as numbers), after the id `after` ("": from the start); for
+        `recheck`'s rotation."""
+        order = "CAST(order_id AS INTEGER), order_id"
+        where = "" if not after else f"HAVING ({order}) > (CAST(? AS INTEGER), ?)"
+        params = (since, *((after, after) if after else ()), limit)
+        return [row[0] for row in self._rows(
+            f"SELECT order_id FROM transfers WHERE created_at >= ? GROUP BY order_id {where} ORDER BY {order} LIMIT ?",
+            params)]
+
     # --- remembered: what connectors learnt in earlier runs (books.base.Memory) -------------
     def recall(self, key: str) -> str | None:
         try:

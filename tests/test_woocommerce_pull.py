@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
+import requests
 
 from iexsync import errors
 from iexsync.model import LineKind, Order
@@ -123,3 +124,16 @@ def test_states_are_the_shops_own_with_counts_custom_ones_included(fake, shop) -
     states = dict(shop.states())
     assert states == {"pending": 1, "processing": 1, "on-hold": 0, "completed": 1, "cancelled": 0,
                       "refunded": 0, "failed": 0, "awaiting-shipment": 1}
+
+
+def test_with_hpos_storage_state_counts_come_from_the_orders_not_the_stale_report(fake, shop, server) -> None:
+    fake.load_vendor_examples()
+    fake.use_hpos()  # from here the report counts the posts table, which no longer changes
+    fake.modify(727, status="completed")
+    fake.generate(3)
+    stale = {r["slug"]: r["total"] for r in requests.get(f"{server.url}{API}/reports/orders/totals",
+                                                          auth=(fake.consumer_key, fake.consumer_secret)).json()}
+    states = dict(shop.states())
+    listed = [item.state for item in shop.changed_orders(None)]
+    assert states == {state: listed.count(state) for state in states}
+    assert states["completed"] > stale["completed"] and states["processing"] != stale["processing"]

@@ -3,11 +3,13 @@ come from GET /orders/<id>/refunds only when `shop.refunds(order)` asks (over re
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timezone
 from decimal import Decimal
 from urllib.parse import parse_qs
 
 import pytest
+import requests
 
 from iexsync import errors
 from iexsync.model import Order
@@ -129,3 +131,33 @@ def test_refund_amounts_are_read_in_the_orders_currency(fake, shop) -> None:
     order = shop.get_order("900")
     assert isinstance(order, Order)
     assert str(shop.refunds(order)[0].amount) == "100"  # yen have no decimals (USD would keep 100.40)
+
+
+# --- HPOS: the refunds endpoint's amounts are wrong, the order's summary is right ---------------
+def test_with_hpos_storage_refund_amounts_and_reasons_come_from_the_orders_summary(fake, server, shop) -> None:
+    fake.load_vendor_examples()
+    fake.use_hpos()  # GET /orders/<id>/refunds now answers "0.00" and no reason, as WooCommerce 7.8 does
+    answered = requests.get(f"{server.url}{API}/orders/723/refunds", auth=(fake.consumer_key, fake.consumer_secret)).json()
+    assert [(r["amount"], r["reason"]) for r in answered] == [("0.00", ""), ("0.00", "")]
+    order = shop.get_order("723")
+    refunds = shop.refunds(order)
+    assert [(r.refund_id, r.amount, r.reason) for r in refunds] == [(s.refund_id, s.amount, s.reason) for s in order.refunds]
+    assert [r.amount for r in refunds] == [Decimal("10.00"), Decimal("9.00")]
+    # The lines the endpoint does get right are kept.
+    assert [(line.text, line.quantity, line.net) for line in refunds[1].lines] == [("Woo Album #2", Decimal(1), Decimal("9.00"))]
+
+
+def test_a_refund_the_orders_summary_does_not_name_is_an_error_never_a_zero_credit(fake, server, shop) -> None:
+    fake.load_vendor_examples()
+    fake.use_hpos()
+    order = shop.get_order("723")
+    without_724 = dataclasses.replace(order, refunds=order.refunds[:1])  # the summary as an older read of the order had it
+    with pytest.raises(errors.OrderInvalid, match=r"refund 724: .* says its amount is 0.00, .* its amount is unknown .* nothing is credited"):
+        shop.refunds(without_724)
+
+
+def test_a_refund_whose_amount_the_orders_summary_contradicts_is_an_error(fake, server, shop) -> None:
+    fake.load_vendor_examples()
+    fake.refunds[723][1]["amount"] = "8.00"  # the order's summary says 9.00
+    with pytest.raises(errors.OrderInvalid, match=r"refund 724: .* says its amount is 8.00, the order's own refunds list says 9.00"):
+        shop.refunds(shop.get_order("723"))

@@ -182,8 +182,8 @@ def test_failing_runs_print_no_secret(tmp_path: Path, tally) -> None:
         flaky = FaultyProxy(server.url, lambda e: "reset_after" if e.method == "POST" and e.seq % 3 == 0 else (
             "status_503_after" if e.method == "POST" and e.seq % 5 == 0 else None))
         with flaky:
-            # Query-string auth over plain http is refused before anything is sent (exit 78); the
-            # runs after this loop use the last config, with header auth.
+            # query_string_auth over plain http is refused (78) before anything is sent; the runs
+            # after the loop use the last config: OAuth 1.0a, which a wrong secret fails with 77.
             commands = {True: [("sync", "--verbose"), ("states",), ("config", "check")],
                         False: [("sync", "--verbose"), ("sync", "--dry-run"), ("log", "search", "50001")]}
             for query_auth, runs in commands.items():
