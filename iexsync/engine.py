@@ -259,9 +259,13 @@ class Engine:
         reason = mapping.skip_reason(self.settings, order)
         if reason:
             return [Step("skipped", f"Skipped by the filter {reason!r}")]
-        rule = transfer_rules.rule_for(order.state)
+        # A shop whose state has parts (Shopify: financial+fulfilment) says which allowed entry it
+        # matches, and which part was not allowed.
+        match = getattr(self.shop, "state_match", None)
+        entry, why = match(order.state, transfer_rules.allowed_states) if match else (order.state, "")
+        rule = transfer_rules.rule_for(entry) if entry else None
         if rule is None:
-            return [Step("skipped", NOT_ALLOWED)]
+            return [Step("skipped", f"{NOT_ALLOWED}: {why}" if why else NOT_ALLOWED)]
         kind = DocumentKind(rule.document)
         document = mapping.build_document(self.settings, order, kind)
         existing = self.store.transfer(document.reference)
