@@ -19,72 +19,39 @@ import functools
 import hashlib
 import json
 import threading
-from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from iexsync import mapping
+from iexsync import planner
 from iexsync.books.base import Books
 from iexsync.config import Settings
 from iexsync.document import Document, DocumentKind, DocumentRef
-from iexsync.errors import DocumentExists, OrderError, OutcomeUnknown
+from iexsync.errors import DocumentExists, OrderError, OutcomeUnknown, TemporaryFailure, UserError
+from iexsync.events import KEPT_EVENTS, Event, RunResult, document_name
 from iexsync.model import Order, Refund
+from iexsync.planner import NOT_ALLOWED, OUTCOME_OF, Action, Outcome, Step
 from iexsync.shops.base import BrokenOrder, Shop, ShopItem
 from iexsync.store import Intent, Store, Transfer
 from iexsync.timeutil import iso, parse_time, utc_now
 
-NOT_ALLOWED = "Order state not allowed"
-
-# What each action is logged as when it succeeds.
-OUTCOME_OF = {"create": "transferred", "update": "updated", "book": "booked", "credit": "credited"}
+__all__ = ["Engine", "Event", "KEPT_EVENTS", "NOT_ALLOWED", "OrderPool", "RunResult", "Step", "changed_orders"]
 
 
-@dataclass(frozen=True)
-class Step:
-    """One thing to do (or say) about an order."""
-
-    outcome: str  # an OUTCOME; for actions the outcome they will have
-    message: str  # for actions, "{document}" is filled in with the document made
-    action: str = ""  # create | update | book | credit; empty: only log
-    document: Document | None = None
-    transfer: Transfer | None = None  # the existing document acted on
-
-    @property
-    def acts(self) -> bool:
-        return bool(self.action)
-
-
-@dataclass
-class Event:
-    order: str
-    state: str
-    outcome: str
-    document: str
-    message: str
-
-
-# A run keeps this many of its events for the summary (errors first in line); the log keeps
-# them all. A 50,000-order import must not hold 50,000 events in memory.
-KEPT_EVENTS = 1000
-
-
-@dataclass
-class RunResult:
-    run: str = ""
-    counts: Counter = field(default_factory=Counter)
-    events: list[Event] = field(default_factory=list)  # what this run logged, at most KEPT_EVENTS
-    events_not_kept: int = 0
-    planned: list[dict[str, Any]] = field(default_factory=list)  # --dry-run: what would be sent
-    orders_seen: int = 0
-    busy: int = 0  # orders another writer held
-
-    @property
-    def errors(self) -> int:
-        return self.counts["error"]
+def changed_orders(shop: Shop, since: datetime | None) -> Iterator[ShopItem]:
+    """The shop's changed orders. The list is the run's, not one order's: an OrderError
+    escaping it (the shop unreachable, an answer that is not a list of orders) stops the run
+    here, for every connector alike: a passing one as a temporary failure (exit 75, the
+    next run carries on), any other as an error the user must fix. The cursor stays."""
+    try:
+        yield from shop.changed_orders(since)
+    except OrderError as exc:
+        if exc.transient:
+            raise TemporaryFailure(f"{exc.message}; the run stops and the next one tries again") from None
+        raise UserError(exc.message) from None
 
 
 class Engine:
@@ -104,7 +71,6 @@ class Engine:
         # A log that has recorded no document yet may be new, or a lost one's replacement.
         self._fresh_log = not dry_run and not store.has_transfers()
         self._result_lock = threading.Lock()  # orders run in a pool of threads
-        self._kept_errors = 0
 
     # --- the run -----------------------------------------------------------------------------
     def run(self, order_ids: list[str] | None = None, *, forced: bool = True) -> RunResult:
@@ -153,7 +119,7 @@ class Engine:
             since = parse_time(stored, "cursor") - timedelta(minutes=self.settings.transfer.overlap_minutes)
         newest = parse_time(stored, "cursor") if stored else None
         started = utc_now()
-        for item in self.shop.changed_orders(since):
+        for item in changed_orders(self.shop, since):
             if item.order_id in seen:
                 continue  # a page boundary shifted under us: the order is handled once
             seen.add(item.order_id)
@@ -194,7 +160,7 @@ class Engine:
         if item.order_id in self._blocked:
             return False
         if isinstance(item, BrokenOrder):
-            self._log(item.order_id, item.number, item.state, Step("error", f"The shop's order cannot be read: {item.error}"),
+            self._log(item.order_id, item.number, item.state, Step(Outcome.ERROR, f"The shop's order cannot be read: {item.error}"),
                       source=item.raw)
             return False
         order = item
@@ -249,66 +215,10 @@ class Engine:
         with self.store.transaction():
             self.store.mark_due(order_id)
 
-    def decide(self, order: Order, refunds: Callable[[], tuple[Refund, ...]] | None = None) -> list[Step]:
-        """What should happen to `order` now, from the order, the config and the log alone
-        (and, for refunds not credited yet, their lines: `refunds` reads them from the shop)."""
-        transfer_rules = self.settings.transfer
-        start = transfer_rules.start_date
-        if start and order.created.date() < start:
-            return [Step("skipped", f"Order created {order.created.date()}, before the start date {start}")]
-        reason = mapping.skip_reason(self.settings, order)
-        if reason:
-            return [Step("skipped", f"Skipped by the filter {reason!r}")]
-        # A shop whose state has parts (Shopify: financial+fulfilment) says which allowed entry it
-        # matches, and which part was not allowed.
-        match = getattr(self.shop, "state_match", None)
-        entry, why = match(order.state, transfer_rules.allowed_states) if match else (order.state, "")
-        rule = transfer_rules.rule_for(entry) if entry else None
-        if rule is None:
-            return [Step("skipped", f"{NOT_ALLOWED}: {why}" if why else NOT_ALLOWED)]
-        kind = DocumentKind(rule.document)
-        document = mapping.build_document(self.settings, order, kind)
-        existing = self.store.transfer(document.reference)
-        steps: list[Step] = []
-        if existing is None:
-            steps.append(Step("transferred", "Transferred as {document}", "create", document))
-        elif not existing.booked:
-            if existing.fingerprint != document.fingerprint():
-                if transfer_rules.update_drafts:
-                    steps.append(Step("updated", "The order changed: {document} updated", "update", document, existing))
-                else:
-                    steps.append(Step("warning", f"The order changed after its {_kind_name(kind)} {existing.number} "
-                                      "was made; update_drafts is off, so it was left as it is"))
-        elif _money(document) != existing.totals:
-            steps.append(Step("warning", _booked_difference(existing, document)))
-        if rule.book and kind is DocumentKind.INVOICE and not (existing and existing.booked):
-            steps.append(Step("booked", "Booked {document}", "book", document))
-        if transfer_rules.refunds == "credit_note" and kind is DocumentKind.INVOICE and order.refunds:
-            steps += self._credit_steps(order, document, existing, refunds or (lambda: self.shop.refunds(order)))
-        return steps
-
-    def _credit_steps(self, order: Order, invoice: Document, existing: Transfer | None,
-                      read_refunds: Callable[[], tuple[Refund, ...]]) -> list[Step]:
-        # Credited once, never again: a refund whose credit note is in the log costs nothing,
-        # not even reading its lines from the shop.
-        waiting = [refund for refund in order.refunds if not _booked(self.store.transfer(
-            mapping.reference(self.settings, order, DocumentKind.CREDIT_NOTE, refund.refund_id)))]
-        if not waiting:
-            return []
-        detailed = {refund.refund_id: refund for refund in read_refunds()}
-        steps = []
-        for summary in waiting:
-            refund = detailed.get(summary.refund_id, summary)
-            note = mapping.build_credit_note(self.settings, order, refund, invoice.reference)
-            if existing is None or not existing.booked:
-                booking = self.settings.transfer.per_state.get(order.state)
-                will_book = booking.book if booking else self.settings.transfer.book
-                if not will_book:
-                    steps.append(Step("warning", f"Refund {refund.refund_id} ({refund.amount} {order.currency}) waits: "
-                                      "the invoice is not booked yet; it is credited once the invoice is booked"))
-                    continue
-            steps.append(Step("credited", f"Refund {refund.refund_id} credited as {{document}}", "credit", note))
-        return steps
+    def decide(self, order: Order, refunds: Callable[[], tuple[Refund, ...]]) -> list[Step]:
+        """The planner's steps for `order`, from one read of its transfers in the log."""
+        return planner.decide(order, self.settings, self.store.transfers_for(order.order_id), refunds,
+                              getattr(self.shop, "state_match", None))
 
     # --- acting ------------------------------------------------------------------------------
     def _carry_out(self, order: Order, step: Step, forced: bool, seen: str = "") -> None:
@@ -318,13 +228,13 @@ class Engine:
         document = step.document
         assert document is not None
         reference = document.reference
-        if step.action == "book":
+        if step.action is Action.BOOK:
             current = self.store.transfer(reference)
             if current is None or current.booked:
                 return  # the create before it failed, or it is booked already
         intent = Intent(
-            reference=reference, order_id=order.order_id, order_number=order.number, action=step.action,
-            kind=document.kind.value, fingerprint=document.fingerprint(), totals=_money(document),
+            reference=reference, order_id=order.order_id, order_number=order.number, action=step.action.value,
+            kind=document.kind.value, fingerprint=document.fingerprint(), totals=planner.money(document),
             refund_id=document.refund_id, run=self.store.run,
         )
         self.store.open_intent(intent)
@@ -349,9 +259,9 @@ class Engine:
         with self.store.transaction():
             self.store.save_transfer(recorded)
             self.store.close_intent(reference)
-            message = step.message.format(document=f"{_kind_name(ref.kind)} {ref.number}")
+            message = step.message.format(document=f"{document_name(ref.kind)} {ref.number}")
             if ref.remote_id == _ADOPTED:
-                message = (f"Already in the accounting system as {_kind_name(ref.kind)} {ref.number} "
+                message = (f"Already in the accounting system as {document_name(ref.kind)} {ref.number} "
                            "(found by its reference); recorded, not written again")
             done = Step(step.outcome, message, step.action, document)
             self._log_in_transaction(order, done, ref=ref, source=order.raw, target=document.to_json(), seen=seen)
@@ -359,21 +269,21 @@ class Engine:
     def _existing(self, step: Step, document: Document) -> DocumentRef | None:
         """Before a create on a fresh log, look the reference up: a lost or replaced log must
         not book again what the accounting system already holds."""
-        if step.action not in ("create", "credit") or not self._fresh_log:
+        if step.action not in (Action.CREATE, Action.CREDIT) or not self._fresh_log:
             return None
         found = self.books.find(document.reference, document.kind)
-        if found is not None and step.action == "credit" and not found.booked:
+        if found is not None and step.action is Action.CREDIT and not found.booked:
             return None  # a credit note's draft whose booking never happened: credit() finds and books it
         return _adopted(found) if found else None
 
     def _call(self, step: Step, document: Document) -> DocumentRef:
-        if step.action == "create":
+        if step.action is Action.CREATE:
             return self.books.create(document)
-        current = self.store.transfer(document.reference) if step.action != "credit" else None
-        if step.action == "update":
+        current = self.store.transfer(document.reference) if step.action is not Action.CREDIT else None
+        if step.action is Action.UPDATE:
             assert current is not None
             return self.books.update(_ref(current), document)
-        if step.action == "book":
+        if step.action is Action.BOOK:
             assert current is not None
             return self.books.book(_ref(current), document)  # the document: to check the draft's totals
         invoice = self.store.transfer(document.credits_reference)
@@ -399,30 +309,31 @@ class Engine:
                 # intent is its own to settle (or, if it dies, the next run's).
                 self._held_elsewhere.add(intent.order_id)
                 continue
+            action = Action(intent.action)
             try:
                 found = self.books.find(intent.reference, DocumentKind(intent.kind))
             except OrderError:
                 self._blocked.add(intent.order_id)  # cannot tell yet: leave the order alone this run
                 continue
             with self.store.transaction():
-                if found is not None and intent.action == "credit" and not found.booked:
+                if found is not None and action is Action.CREDIT and not found.booked:
                     # Its draft landed, its booking did not: recorded unbooked, so the credit
                     # is not done yet, and the order (due) resumes it rather than writes again.
                     self.store.save_transfer(_transfer(intent, found))
-                elif found is not None and (intent.action in ("create", "credit") or found.booked or intent.action == "update"):
+                elif found is not None and (action is not Action.BOOK or found.booked):
                     recovered = _transfer(intent, found)
-                    if intent.action == "update":
-                        recovered = _replace_fingerprint(recovered, "")  # unknown content: update again
+                    if action is Action.UPDATE:
+                        recovered = replace(recovered, fingerprint="")  # unknown content: update again
                     self.store.save_transfer(recovered)
-                    if intent.action != "update":
-                        outcome = "booked" if intent.action == "book" else OUTCOME_OF[intent.action]
+                    if action is not Action.UPDATE:
+                        outcome = OUTCOME_OF[action].value
                         self.store.log(
                             order_id=intent.order_id, order_number=intent.order_number, state="", outcome=outcome,
-                            message=(f"Recovered after an interrupted run: {_kind_name(found.kind)} {found.number} "
+                            message=(f"Recovered after an interrupted run: {document_name(found.kind)} {found.number} "
                                      "was found in the accounting system by its reference"),
                             document_kind=found.kind.value, document_number=found.number,
                         )
-                        self._count(Event(intent.order_number, "", outcome, f"{_kind_name(found.kind)} {found.number}",
+                        self._count(Event(intent.order_number, "", outcome, f"{document_name(found.kind)} {found.number}",
                                           "recovered after an interrupted run"))
                 self.store.close_intent(intent.reference)
                 self.store.mark_due(intent.order_id)
@@ -430,7 +341,7 @@ class Engine:
     # --- logging -------------------------------------------------------------------------------
     def _log_failure(self, order_id: str, number: str, state: str, exc: OrderError, order: Order | None = None,
                      suffix: str = "") -> None:
-        step = Step("error", exc.message + suffix)
+        step = Step(Outcome.ERROR, exc.message + suffix)
         with self._writing():
             self._log_row(order_id, number, state, step, due=exc.transient, source=order.raw if order else None,
                           email=order.customer.email if order else "")
@@ -453,48 +364,32 @@ class Engine:
                  ref: DocumentRef | None = None, source: Any = None, target: Any = None, email: str = "",
                  forced: bool = False, seen: str = "") -> None:
         if self.dry_run:
-            self._count(Event(number or order_id, state, step.outcome, "", step.message))
+            self._count(Event(number or order_id, state, step.outcome.value, "", step.message))
             return
         signature = _signature(step, state, ref)
         logged = self.store.log(
-            order_id=order_id, order_number=number, state=state, outcome=step.outcome, message=step.message,
+            order_id=order_id, order_number=number, state=state, outcome=step.outcome.value, message=step.message,
             document_kind=ref.kind.value if ref else "", document_number=ref.number if ref else "",
             email=email, source=source, target=target, signature=None if forced else signature, due=due,
             config=self.settings.fingerprint, seen=seen,
         )
         if logged:
-            document = f"{_kind_name(ref.kind)} {ref.number}" if ref else ""
-            self._count(Event(number or order_id, state, step.outcome, document, step.message))
+            document = f"{document_name(ref.kind)} {ref.number}" if ref else ""
+            self._count(Event(number or order_id, state, step.outcome.value, document, step.message))
 
     def _count(self, event: Event) -> None:
         with self._result_lock:
-            self.result.counts[event.outcome] += 1
-            self._keep(event)
+            self.result.add(event)
         if self.on_event:
             self.on_event(event)
 
-    def _keep(self, event: Event) -> None:
-        """Keep the event for the summary while there is room; an error takes the place of
-        the oldest non-error, since errors are what cron's output must show."""
-        events = self.result.events
-        if len(events) < KEPT_EVENTS:
-            events.append(event)
-            self._kept_errors += event.outcome == "error"
-            return
-        self.result.events_not_kept += 1
-        if event.outcome == "error" and self._kept_errors < KEPT_EVENTS:
-            index = next(i for i, kept in enumerate(events) if kept.outcome != "error")
-            del events[index]
-            events.append(event)
-            self._kept_errors += 1
-
     def _plan(self, order: Order, step: Step) -> None:
-        kind = _kind_name(step.document.kind) if step.document else ""
-        message = step.message.format(document=f"a new {kind}" if step.action != "book" else "the invoice")
-        self._count(Event(order.number, order.state, step.outcome, kind, message))
-        if step.document is not None:
+        kind = document_name(step.document.kind) if step.document else ""
+        message = step.message.format(document=f"a new {kind}" if step.action is not Action.BOOK else "the invoice")
+        self._count(Event(order.number, order.state, step.outcome.value, kind, message))
+        if step.document is not None and step.action is not None:
             with self._result_lock:
-                self.result.planned.append({"action": step.action, "document": step.document.to_json()})
+                self.result.planned.append({"action": step.action.value, "document": step.document.to_json()})
 
 
 class OrderPool:
@@ -551,7 +446,7 @@ class _Stop(OrderError):
 
 
 def _failure_step(exc: OrderError) -> Step:
-    return Step("error", exc.message)
+    return Step(Outcome.ERROR, exc.message)
 
 
 def _digest(raw: dict[str, Any]) -> str:
@@ -565,33 +460,16 @@ def _digest(raw: dict[str, Any]) -> str:
 
 
 def _signature(step: Step, state: str, ref: DocumentRef | None) -> str:
-    text = "|".join((step.outcome, state, step.message, ref.reference if ref else ""))
+    text = "|".join((step.outcome.value, state, step.message, ref.reference if ref else ""))
     return hashlib.sha256(text.encode()).hexdigest()[:24]
-
-
-def _money(document: Document) -> dict[str, str]:
-    totals = document.totals
-    return {"net": str(totals.net), "vat": str(totals.vat), "gross": str(totals.gross)}
-
-
-def _booked_difference(existing: Transfer, document: Document) -> str:
-    before, now = existing.totals, _money(document)
-    parts = [f"{key} {before.get(key)} → {now[key]}" for key in ("net", "vat", "gross") if before.get(key) != now[key]]
-    return (f"The order's amounts changed after {_kind_name(DocumentKind(existing.kind))} {existing.number} was booked "
-            f"({', '.join(parts)} {document.currency}); a booked document is never changed: correct it in the "
-            "accounting system (e.g. with a credit note)")
 
 
 def _transfer(intent: Intent, ref: DocumentRef) -> Transfer:
     return Transfer(
-        reference=intent.reference, order_id=intent.order_id, order_number=intent.order_number, kind=intent.kind,
+        reference=intent.reference, order_id=intent.order_id, order_number=intent.order_number, kind=DocumentKind(intent.kind),
         number=ref.number, remote_id=ref.remote_id, booked=ref.booked, fingerprint=intent.fingerprint,
         totals=intent.totals, refund_id=intent.refund_id,
     )
-
-
-def _replace_fingerprint(transfer: Transfer, fingerprint: str) -> Transfer:
-    return replace(transfer, fingerprint=fingerprint)
 
 
 _ADOPTED = "\x00adopted"  # marks a ref found remotely rather than written by this step
@@ -601,14 +479,7 @@ def _adopted(ref: DocumentRef) -> DocumentRef:
     return replace(ref, remote_id=_ADOPTED)
 
 
-def _booked(transfer: Transfer | None) -> bool:
-    return transfer is not None and transfer.booked
-
-
 def _ref(transfer: Transfer) -> DocumentRef:
-    return DocumentRef(reference=transfer.reference, kind=DocumentKind(transfer.kind), number=transfer.number,
+    return DocumentRef(reference=transfer.reference, kind=transfer.kind, number=transfer.number,
                        remote_id=transfer.remote_id, booked=transfer.booked)
 
-
-def _kind_name(kind: DocumentKind) -> str:
-    return {"invoice": "invoice", "order": "order", "credit_note": "credit note"}[kind.value]

@@ -8,6 +8,9 @@ Rules every connector gets by using this module:
 - A client-side rate limit keeps us under the API's documented limit instead of
   bouncing off 429s.
 - Error messages name the method and URL with secrets redacted.
+- A certificate the machine does not trust is a configuration problem (exit 78, with
+  `ca_bundle` offered for private CAs), not an outage: it is neither retried nor
+  reported as "could not connect".
 """
 
 from __future__ import annotations
@@ -18,12 +21,13 @@ import re
 import threading
 import time
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import NewConnectionError, ReadTimeoutError
+from urllib3.exceptions import NewConnectionError, ReadTimeoutError, SSLError
 from urllib3.util.retry import Retry
 
 from iexsync import errors
@@ -77,6 +81,13 @@ class _Retry(Retry):
     def get_retry_after(self, response: Any) -> float | None:
         seconds = super().get_retry_after(response)
         return None if seconds is None else min(seconds, MAX_RETRY_AFTER)
+
+    def increment(self, *args: Any, **kwargs: Any) -> "Retry":
+        # An untrusted certificate stays untrusted: retrying only delays the real message.
+        error = kwargs.get("error")
+        if isinstance(error, SSLError) and certificate_problem(error):
+            raise error
+        return super().increment(*args, **kwargs)
 
 
 class RateLimiter:
@@ -151,10 +162,15 @@ class Client:
         rate_limit: float | None = None,
         burst: int = 1,
         pool_size: int = 10,
+        ca_bundle: str | None = None,
+        ca_bundle_key: str = "ca_bundle",
     ):
         check_transport(base_url, allow_insecure_http=allow_insecure_http, what=what)
         self.base_url = base_url.rstrip("/")
         self.what = what
+        # Passed with every request: a session-wide `verify` would lose to REQUESTS_CA_BUNDLE.
+        self.verify: bool | str = check_ca_bundle(ca_bundle, ca_bundle_key) if ca_bundle else True
+        self.ca_bundle_key = ca_bundle_key
         self.timeout = timeout
         self.limiter = RateLimiter(rate_limit, burst)
         self.calls = 0  # requests sent, for benchmarks and the summary
@@ -195,12 +211,18 @@ class Client:
         method = method.upper()
         url = self.url(path)
         kwargs.setdefault("timeout", self.timeout)
+        kwargs.setdefault("verify", self.verify)
         self.limiter.acquire()
         self.calls += 1
         try:
             return self.session.request(method, url, **kwargs)
         except requests.exceptions.ConnectTimeout as exc:
             raise errors.RemoteUnavailable(self._describe(method, url, "timed out connecting")) from _clean(exc)
+        except requests.exceptions.SSLError as exc:
+            problem = certificate_problem(exc)
+            if problem:  # sent nowhere: the handshake failed before any request left
+                raise errors.ConfigError([self._untrusted(url, problem)]) from None
+            raise errors.RemoteUnavailable(self._describe(method, url, "TLS handshake failed")) from _clean(exc)
         except requests.exceptions.ConnectionError as exc:
             if _timed_out(exc):  # read timeouts surface as ConnectionError once retries run out
                 if method in SAFE_METHODS:
@@ -222,11 +244,45 @@ class Client:
                 raise errors.OutcomeUnknown(self._describe(method, url, f"answer broke off ({type(exc).__name__})")) from _clean(exc)
             raise errors.RemoteUnavailable(self._describe(method, url, type(exc).__name__)) from _clean(exc)
 
+    def _untrusted(self, url: str, problem: str) -> str:
+        host = urlsplit(url).netloc
+        if self.verify is not True:
+            advice = f"{self.ca_bundle_key} ({self.verify}) does not vouch for it: check that it holds the CA that signed it"
+        else:
+            advice = (f"if the server uses a private CA, set {self.ca_bundle_key} to that CA's certificate (a PEM file); "
+                      "otherwise the server's certificate needs fixing (expired, another name, or a missing "
+                      "intermediate certificate)")
+        return redact(f"{self.what}: the TLS certificate of {host} is not trusted by this machine ({problem}), "
+                      f"so iexsync did not connect; {advice}")
+
     def _describe(self, method: str, url: str, what_happened: str) -> str:
         return redact(f"{self.what}: {method} {strip_query(url)} {what_happened}")
 
     def close(self) -> None:
         self.session.close()
+
+
+_CERTIFICATE = re.compile(r"certificate verify failed: ([^(\]]+)|(hostname '[^']*' doesn't match[^\]]*)|(CERTIFICATE_VERIFY_FAILED)")
+
+
+def certificate_problem(exc: BaseException) -> str:
+    """What is wrong with the server's certificate, if that is why TLS failed ("" if not)."""
+    found = _CERTIFICATE.search(str(exc))
+    if not found:
+        return ""
+    return next((group.strip() for group in found.groups() if group), "certificate verify failed")
+
+
+def check_ca_bundle(path: str, key: str) -> str:
+    """A CA bundle that exists and holds a certificate; a config error otherwise."""
+    bundle = Path(path).expanduser()
+    try:
+        text = bundle.read_text(errors="replace")
+    except OSError as exc:
+        raise errors.ConfigError([f"{key}: {path} cannot be read ({exc.strerror or exc})"]) from None
+    if "-----BEGIN CERTIFICATE-----" not in text:
+        raise errors.ConfigError([f"{key}: {path} holds no PEM certificate (-----BEGIN CERTIFICATE-----)"])
+    return str(bundle)
 
 
 def strip_query(url: str) -> str:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from iexsync import logsearch, migrations
+from iexsync.document import DocumentKind
 from iexsync.errors import LogUnavailable
 from iexsync.redaction import redact
 from iexsync.timeutil import iso, utc_now
@@ -37,7 +38,7 @@ class Transfer:
     reference: str
     order_id: str
     order_number: str
-    kind: str
+    kind: DocumentKind
     number: str
     remote_id: str
     booked: bool
@@ -259,7 +260,7 @@ class Store:
             "booked = excluded.booked, fingerprint = excluded.fingerprint, totals = excluded.totals, "
             "updated_at = excluded.updated_at",
             (
-                transfer.reference, transfer.order_id, transfer.order_number, transfer.kind, transfer.number,
+                transfer.reference, transfer.order_id, transfer.order_number, DocumentKind(transfer.kind).value, transfer.number,
                 transfer.remote_id, int(transfer.booked), transfer.fingerprint, json.dumps(transfer.totals),
                 transfer.refund_id, now, now,
             ),
@@ -420,6 +421,7 @@ def _storable(value: Any) -> Any:
 
 def _transfer(row: tuple) -> Transfer:
     values = list(row)
+    values[3] = DocumentKind(values[3])
     values[6] = bool(values[6])
     values[8] = json.loads(values[8] or "{}")
     return Transfer(*values)

@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -214,6 +214,26 @@ def test_a_hundred_replays_of_one_delivery_give_one_document(fake, receiver) -> 
     assert receiver.documents() == ["iexsync:woocommerce:729:order"]
     rows = receiver.inbox()
     assert [r[0] for r in rows].count("done") == 1 and [r[0] for r in rows].count("duplicate") == 100
+
+
+def test_deliveries_for_different_orders_in_one_second_are_all_taken(fake, receiver) -> None:
+    """WooCommerce 7.x gives every delivery of one webhook within a second the same
+    X-WC-Webhook-Delivery-ID (wp_hash of webhook id and second): three orders saved
+    together are three deliveries with one id, and none may be dropped. A replay (the
+    same delivery again) still is."""
+    topics = hooks(fake, receiver)
+    second = datetime.now(timezone.utc).replace(microsecond=0)
+    fake._now = lambda: second  # the shop's clock stands still: every delivery in one second
+    assert [fake.deliver(topics["order.updated"], order_id) for order_id in (723, 727, 729)] == [200] * 3
+    ids = {d["headers"]["X-WC-Webhook-Delivery-ID"] for d in fake.deliveries if d["webhook_id"] == topics["order.updated"]}
+    assert len(ids) == 1
+    receiver.settled()
+    assert {reference.split(":")[2] for reference in receiver.documents()} == {"723", "727", "729"}
+    replay = fake.deliveries[-1]
+    answer = requests.post(receiver.url, data=replay["body"], headers=replay["headers"], timeout=5)
+    assert answer.status_code == 200 and answer.json() == {"status": "duplicate"}
+    assert [(r[0], r[1]) for r in receiver.inbox()] == [("done", "723"), ("done", "727"), ("done", "729"),
+                                                         ("duplicate", "729")]
 
 
 def test_concurrent_deliveries_for_one_order_give_one_document(fake, receiver) -> None:

@@ -9,9 +9,11 @@ from collections.abc import Iterator
 import pytest
 
 from iexsync import errors
+from iexsync.engine import changed_orders
 from iexsync.http import check_transport
 from iexsync.shops.woocommerce import WooCommerceShop
 from tests.fakes.server import Fault, Recorded
+from tests.fakes.tls import PrivateCA, https_woo_server
 from tests.fakes.woocommerce import API, FakeWooCommerce, WooServer
 
 
@@ -22,8 +24,29 @@ def fake(server: WooServer) -> FakeWooCommerce:
     return fake
 
 
+@pytest.fixture(scope="module")
+def ca(tmp_path_factory) -> PrivateCA:
+    return PrivateCA(tmp_path_factory.mktemp("ca"))
+
+
+@pytest.fixture(scope="module")
+def https_server(ca: PrivateCA) -> Iterator[WooServer]:
+    """The keys' own paths (Basic, query_string_auth) exist over HTTPS only, as in WooCommerce."""
+    with https_woo_server(ca) as running:
+        yield running
+
+
+@pytest.fixture
+def https_fake(https_server: WooServer) -> FakeWooCommerce:
+    fake = https_server.use(FakeWooCommerce())
+    fake.load_vendor_examples()
+    return fake
+
+
 def connect(fake: FakeWooCommerce, server: WooServer, **overrides) -> WooCommerceShop:
     """A connector with quick retries: the policy is http.Client's, the pauses are shortened."""
+    if server.url.startswith("https:"):
+        overrides.setdefault("ca_bundle", str(server.ca.bundle))  # type: ignore[attr-defined]
     section = fake.shop_config(server, **{k: v for k, v in overrides.items() if k not in ("retries", "backoff")})
     section.pop("platform")
     return WooCommerceShop(
@@ -33,11 +56,13 @@ def connect(fake: FakeWooCommerce, server: WooServer, **overrides) -> WooCommerc
 
 
 def pull(shop: WooCommerceShop) -> list:
-    return list(shop.changed_orders(None))
+    """The changed orders as a run reads them: the engine decides the failures' scope."""
+    return list(changed_orders(shop, None))
 
 
 # --- credentials ----------------------------------------------------------------------------
-def test_a_wrong_secret_is_rejected_with_exit_77(fake, server) -> None:
+def test_a_wrong_secret_is_rejected_with_exit_77(https_fake, https_server) -> None:
+    fake, server = https_fake, https_server
     shop = connect(fake, server, consumer_secret="cs_wrong_wrong_wrong")
     with pytest.raises(errors.CredentialsRejected) as caught:
         pull(shop)
@@ -55,7 +80,8 @@ def test_a_key_without_read_permission_is_told_so(fake, server) -> None:
         pull(connect(fake, server))
 
 
-def test_a_server_that_drops_the_authorization_header_suggests_query_string_auth(fake, server) -> None:
+def test_a_server_that_drops_the_authorization_header_suggests_query_string_auth(https_fake, https_server) -> None:
+    fake, server = https_fake, https_server
     fake.drop_authorization_header = True
     with pytest.raises(errors.CredentialsRejected) as caught:
         pull(connect(fake, server))
@@ -207,7 +233,8 @@ def test_swapped_keys_are_caught_at_start() -> None:
         WooCommerceShop("https://shop.example.com", "cs_" + "2" * 40, "ck_" + "1" * 40)
 
 
-def test_secrets_never_appear_in_any_message(fake, server) -> None:
+def test_secrets_never_appear_in_any_message(https_fake, https_server) -> None:
+    fake, server = https_fake, https_server  # query_string_auth is for https only
     key, secret = "ck_" + "9f" * 20, "cs_" + "e7" * 20
     fake.consumer_key, fake.consumer_secret = key, secret
     texts = []
@@ -239,14 +266,15 @@ def test_secrets_never_appear_in_any_message(fake, server) -> None:
     server.faults = lambda request: Fault("reset_before")
     failure(retries=0)
     server.faults = None
-    failure(url="http://127.0.0.1:9", retries=0)  # nothing listens there
+    failure(url="https://127.0.0.1:9", retries=0)  # nothing listens there
     assert len(texts) == 11
     for text in texts:
         assert key not in text and secret not in text, text
         assert "consumer_secret=" not in text
 
 
-def test_secrets_never_reach_the_log(fake, server, caplog) -> None:
+def test_secrets_never_reach_the_log(https_fake, https_server, caplog) -> None:
+    fake, server = https_fake, https_server  # query_string_auth is for https only
     key, secret = "ck_" + "5d" * 20, "cs_" + "c3" * 20
     fake.consumer_key, fake.consumer_secret = key, secret
     hung: list[Recorded] = []

@@ -4,29 +4,34 @@ An invoice debits the receivable with the gross amount and credits revenue and o
 VAT, one account per VAT rate; a draft is flagged `!`, a booked invoice `*`; a credit
 note reverses the same accounts. An order document is not a booking, so it becomes a
 `custom "iexsync-order"` entry that Beancount carries without posting it.
-Every entry carries `iexsync-ref` metadata: `find` reads it back. Appends are a single
-write followed by fsync; rewrites (update, book) go to a temporary file that replaces
-the ledger atomically, so a kill at any instant leaves a whole ledger.
+Every entry carries `iexsync-ref` metadata: `find` reads it back from an index built
+once per run. A new entry is appended (one write, fsync), booking turns its `!` into `*`
+in place (one byte), so a booking costs the same in a ledger of ten entries or of
+100,000; only a draft's update rewrites the file (atomically). See ledgerfile.py for
+what a crash can leave and _torn_tail for how it is repaired.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import re
-import tempfile
 import threading
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, ClassVar
 
+from iexsync.books.ledgerfile import LedgerFile
 from iexsync.document import Document, DocumentKind, DocumentRef
 from iexsync.errors import ConfigError, DocumentExists, OrderError, RemoteRejected
 from iexsync.model import Totals
 from iexsync.money import ZERO
 
+log = logging.getLogger(__name__)
 _ACCOUNT = re.compile(r"^[A-Z][A-Za-z0-9-]*(:[A-Z0-9][A-Za-z0-9-]*)+$")
 _BLOCK_START = re.compile(r"^\d{4}-\d{2}-\d{2} ")
 _META = re.compile(r'^  ([a-z][a-z0-9-]*): "((?:[^"\\]|\\.)*)"$')
@@ -44,8 +49,8 @@ class _Entry:
     kind: DocumentKind
     number: str
     booked: bool
-    start: int  # line index of the entry's first line
-    end: int  # one past its last line
+    start: int  # byte offset of the entry's first line
+    end: int  # one past its last line's newline
     totals: Totals | None
 
 
@@ -85,10 +90,12 @@ class BeancountBooks:
         self.path = path
         self.accounts = {**DEFAULT_ACCOUNTS, **accounts}
         self.open_date = open_date
-        self._index: dict[str, _Entry] | None = None
+        self._file = LedgerFile(path)
+        self._index: dict[str, _Entry] | None = None  # reference → entry, read once per run
         self._lock = threading.RLock()  # orders run on threads; the ledger is one file
         self._opened: set[str] = set()
-        self._stamp: tuple[int, int] | None = None
+        self._counts: Counter[DocumentKind] = Counter()  # entries of each kind: the next number
+        self._ending = b""  # the ledger's last two bytes: how the next append must begin
 
     @classmethod
     def from_config(cls, section: Mapping[str, Any], base_dir: Path) -> "BeancountBooks":
@@ -113,8 +120,7 @@ class BeancountBooks:
     def create(self, document: Document) -> DocumentRef:
         if document.reference in self._entries():
             raise DocumentExists(_ref(self._entries()[document.reference]))
-        number = str(sum(1 for e in self._entries().values() if e.kind is document.kind) + 1)
-        self._append(self._render(document, number, booked=False))
+        self._append(self._render(document, self._next_number(document.kind), booked=False))
         return self._require(document.reference)
 
     @_serialised
@@ -131,16 +137,14 @@ class BeancountBooks:
         if entry.kind is not DocumentKind.INVOICE:
             raise RemoteRejected(f"only an invoice can be booked, not {entry.kind.value} {entry.number}")
         if not entry.booked:
-            lines = self._lines()
-            header = lines[entry.start]
-            lines[entry.start] = header.replace(" ! ", " * ", 1)
-            self._write_all(lines[: entry.start], [lines[entry.start]], lines[entry.start + 1: entry.end], lines[entry.end:])
+            self._set_booked(entry)
         return self._require(ref.reference)
 
     @_serialised
     def use_memory(self, memory: Any) -> None:
         pass  # the ledger is local: nothing to save a lookup on
 
+    @_serialised
     def credit(self, ref: DocumentRef, document: Document, *, resume: bool = False) -> DocumentRef:
         # The ledger is read anyway: it is always looked up, resume or not.
         if document.reference in self._entries():
@@ -148,8 +152,7 @@ class BeancountBooks:
         invoice = self._require_entry(ref.reference)
         if not invoice.booked:
             raise RemoteRejected(f"invoice {invoice.number} is not booked, so it cannot be credited yet")
-        number = str(sum(1 for e in self._entries().values() if e.kind is DocumentKind.CREDIT_NOTE) + 1)
-        self._append(self._render(document, number, booked=True))
+        self._append(self._render(document, self._next_number(DocumentKind.CREDIT_NOTE), booked=True))
         return self._require(document.reference)
 
     def close(self) -> None:
@@ -201,25 +204,41 @@ class BeancountBooks:
         return [f"  {account:<40} {amount:>12} {document.currency}" for account, amount in postings]
 
     # --- the file ----------------------------------------------------------------------------
-    def _lines(self) -> list[str]:
-        try:
-            return self.path.read_text(encoding="utf-8").splitlines()
-        except FileNotFoundError:
-            return []
-
     def _entries(self) -> dict[str, _Entry]:
-        stamp = self._file_stamp()
-        if self._index is None or stamp != self._stamp:
-            self._index, self._opened = _parse(self._lines())
-            self._stamp = stamp
+        """The index of the ledger's entries: read once per run, then kept up to date by
+        this object's own writes; read again only if someone else changed the file."""
+        if self._index is None or self._file.changed():
+            self._load()
+        assert self._index is not None
         return self._index
 
-    def _file_stamp(self) -> tuple[int, int] | None:
-        try:
-            stat = self.path.stat()
-        except FileNotFoundError:
-            return None
-        return (stat.st_mtime_ns, stat.st_size)
+    def _load(self) -> None:
+        data = self._file.read()
+        torn = _torn_tail(data, self.open_date)
+        if torn is not None:
+            log.warning("%s ends with an entry whose write was cut off (%d bytes); removed, the order is "
+                        "written again", self.path, len(data) - torn)
+            try:
+                self._file.cut(torn)
+            except OSError as exc:
+                raise _ledger_unwritable(self.path, exc) from None
+            data = data[:torn]
+        self._index, self._opened, self._counts = {}, set(), Counter()
+        self._take_in(data, 0)
+        self._ending = data[-2:]
+
+    def _take_in(self, data: bytes, base: int) -> None:
+        """Add the entries and open directives in `data` (which starts at byte `base`) to the index."""
+        entries, opened = _parse(data, base)
+        assert self._index is not None
+        for entry in entries:
+            self._index[entry.reference] = entry
+            self._counts[entry.kind] += 1
+        self._opened |= opened
+
+    def _next_number(self, kind: DocumentKind) -> str:
+        self._entries()
+        return str(self._counts[kind] + 1)
 
     def _require(self, reference: str) -> DocumentRef:
         return _ref(self._require_entry(reference))
@@ -238,52 +257,129 @@ class BeancountBooks:
         return [f"{self.open_date} open {account}" for account in new]
 
     def _append(self, block: list[str]) -> None:
+        """One write at the end of the file: the cost does not grow with the ledger. Every
+        entry ends with a blank line, so a torn one (see _torn_tail) is told from a whole one."""
         opens = self._opens(block)
-        text = ""
-        if self._file_stamp() is None:
-            text += '; Written by iexsync: one transaction per document; `iexsync-ref` ties each to its order.\n'
+        if not self._file.exists():
+            text = "; Written by iexsync: one transaction per document; `iexsync-ref` ties each to its order.\n\n"
+        else:
+            text = {b"\n\n": "", b"": ""}.get(self._ending, "\n" if self._ending.endswith(b"\n") else "\n\n")
         if opens:
-            text += "\n" + "\n".join(opens) + "\n"
-        text += "\n" + "\n".join(block) + "\n"
+            text += "\n".join(opens) + "\n\n"
+        text += "\n".join(block) + "\n\n"
+        data = text.encode("utf-8")
         try:
-            with open(self.path, "a", encoding="utf-8") as handle:
-                handle.write(text)  # one write: a kill leaves all of the entry or none of it
-                handle.flush()
-                os.fsync(handle.fileno())
+            start = self._file.append(data)
+        except OSError as exc:
+            self._index = None  # read again: the file is as it was, or its torn tail is cut then
+            raise _ledger_unwritable(self.path, exc) from None
+        self._take_in(data, start)
+        self._ending = data[-2:]
+
+    def _set_booked(self, entry: _Entry) -> None:
+        """`!` becomes `*` in place: one byte, which a crash cannot tear."""
+        try:
+            self._file.patch(entry.start + _FLAG_AT, b"!", b"*")
+        except LookupError:
+            self._index = None  # not where the index says: read the file again
+            raise OrderError(f"the ledger {self.path} changed under this run; run again") from None
         except OSError as exc:
             raise _ledger_unwritable(self.path, exc) from None
-        self._index = None
+        entry.booked = True
 
     def _replace(self, entry: _Entry, block: list[str]) -> None:
-        lines = self._lines()
+        """A draft's new content: the whole file is written again (rare: an order changed
+        before its invoice was booked), atomically."""
+        data = self._file.read()
         opens = self._opens(block)
-        before = lines[: entry.start]
-        if opens:
-            before = before + opens + [""]
-        self._write_all(before, block, [], lines[entry.end:])
-
-    def _write_all(self, *parts: list[str]) -> None:
-        text = "\n".join(line for part in parts for line in part) + "\n"
+        middle = "\n".join([*opens, *([""] if opens else []), *block]) + "\n"
         try:
-            fd, temp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temp, self.path)
-            directory = os.open(self.path.parent, os.O_RDONLY)
-            try:
-                os.fsync(directory)
-            finally:
-                os.close(directory)
+            self._file.replace(data[: entry.start] + middle.encode("utf-8") + data[entry.end:])
         except OSError as exc:
             raise _ledger_unwritable(self.path, exc) from None
         self._index = None
 
 
-def _parse(lines: list[str]) -> tuple[dict[str, _Entry], set[str]]:
-    entries: dict[str, _Entry] = {}
+# The flag of a transaction's first line, after "YYYY-MM-DD ".
+_FLAG_AT = 11
+# The first line of an entry iexsync writes (a transaction or an order's custom entry).
+_OUR_HEADER = re.compile(r'^\d{4}-\d{2}-\d{2} (?:[!*] "|custom "iexsync-order")')
+_REF = "  iexsync-ref: "
+_POSTING = re.compile(r"^  ([A-Z][^\s]*)\s+(-?\d+(?:\.\d+)?)\s+([A-Z][A-Z0-9'._-]*)\s*$")
+
+
+def _torn_tail(data: bytes, open_date: str) -> int | None:
+    """Where a torn append starts, if the ledger ends with one; None if it ends whole.
+
+    Every append ends with a blank line, so only the text after the last blank line can be
+    torn. It is cut only when it is surely iexsync's and surely not whole: a line without
+    its newline that starts an entry or an `open` of ours, an entry's first line alone,
+    or an entry carrying `iexsync-ref` whose postings are missing or do not balance (a
+    custom entry: no `gross`). Anything else there (a hand-written entry, a whole entry
+    written before entries ended with a blank line) is left as it is."""
+    blank = data.rfind(b"\n\n")
+    start = blank + 2 if blank >= 0 else 0
+    tail = data[start:]
+    if not tail:
+        return None
+    lines = tail.decode("utf-8", errors="replace").split("\n")
+    ended = lines[-1] == ""
+    if ended:
+        lines.pop()
+    ours = any(line.startswith(_REF) for line in lines)
+    if not ended:
+        opening = f"{open_date} open "  # the `open` directives written with an entry
+        if len(lines) == 1:
+            ours = _starts_our_entry(lines[0])
+        else:  # iexsync-ref is an entry's second line
+            ours = bool(_OUR_HEADER.match(lines[0])) and (lines[1].startswith(_REF) or _REF.startswith(lines[1]))
+        ours = ours or all(line.startswith(opening) or (number == len(lines) - 1 and opening.startswith(line))
+                           for number, line in enumerate(lines))
+        return start if ours else None
+    if not ours:  # cut right after an entry's first line (iexsync-ref is the next), or not ours
+        return start if len(lines) == 1 and _OUR_HEADER.match(lines[0]) else None
+    if not _BLOCK_START.match(lines[0]):
+        return None
+    if _OUR_HEADER.match(lines[0]) and lines[0][_FLAG_AT] in "!*":
+        return None if _balances(lines[1:]) else start
+    return None if any(line.startswith("  gross: ") for line in lines) else start
+
+
+def _starts_our_entry(line: str) -> bool:
+    """Whether `line` is the first line of an entry iexsync writes, or the front part of one."""
+    if len(line) <= _FLAG_AT:
+        return all(c.isdigit() if shape == "0" else c == shape for c, shape in zip(line, "0000-00-00 "))
+    if not _BLOCK_START.match(line):
+        return False
+    rest = line[_FLAG_AT:]
+    return any(rest.startswith(kind) or kind.startswith(rest) for kind in ('! "', '* "', 'custom "iexsync-order"'))
+
+
+def _balances(lines: list[str]) -> bool:
+    """Whether a transaction's lines hold postings that sum to zero per currency. A posting
+    in a form this does not read counts as whole: a tail is cut only when surely torn."""
+    sums: dict[str, Decimal] = {}
+    postings = 0
+    for line in lines:
+        if _META.match(line):
+            continue
+        match = _POSTING.match(line)
+        if match is None:
+            return True
+        postings += 1
+        sums[match.group(3)] = sums.get(match.group(3), ZERO) + Decimal(match.group(2))
+    return postings > 0 and not any(sums.values())
+
+
+def _parse(data: bytes, base: int = 0) -> tuple[list[_Entry], set[str]]:
+    """The iexsync entries and opened accounts in `data`; offsets count from byte `base`."""
+    entries: list[_Entry] = []
     opened: set[str] = set()
+    raw = data.split(b"\n")
+    offsets = [base]
+    for line in raw:
+        offsets.append(offsets[-1] + len(line) + 1)
+    lines = [line.decode("utf-8", errors="replace") for line in raw]
     index = 0
     while index < len(lines):
         line = lines[index]
@@ -304,15 +400,15 @@ def _parse(lines: list[str]) -> tuple[dict[str, _Entry], set[str]]:
             totals = None
             if {"net", "vat", "gross"} <= meta.keys():
                 totals = Totals(Decimal(meta["net"]), Decimal(meta["vat"]), Decimal(meta["gross"]))
-            entries[meta["iexsync-ref"]] = _Entry(
+            entries.append(_Entry(
                 reference=meta["iexsync-ref"],
                 kind=DocumentKind(meta.get("document", "invoice")),
                 number=meta.get("document-number", ""),
                 booked=len(parts) > 1 and parts[1] == "*",
-                start=index,
-                end=end,
+                start=offsets[index],
+                end=min(offsets[end], base + len(data)),
                 totals=totals,
-            )
+            ))
         index = end
     return entries, opened
 

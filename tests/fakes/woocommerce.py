@@ -2,10 +2,12 @@
 
 Served by `FakeServer` on loopback. What it does the way WooCommerce/WordPress do
 (woocommerce-rest-api-docs wp-api-v3; WordPress core's REST server for the WP parts):
-- auth: HTTP Basic with consumer key/secret, or both in the query string; no credentials →
-  401 woocommerce_rest_cannot_view, a wrong key or secret → 401
-  woocommerce_rest_authentication_error, a key without read (write) permission → 401, a key
-  whose user may not see orders → 403;
+- auth: HTTP Basic with consumer key/secret, or both in the query string, over HTTPS only
+  (`sees_https`, True by default: the loopback fakes stand for a shop behind TLS); OAuth 1.0a
+  (HMAC-SHA1/256, signature checked as WC_REST_Authentication builds it, timestamps within
+  15 minutes, each nonce once) over either; no credentials → 401 woocommerce_rest_cannot_view,
+  a wrong key or secret or signature → 401 woocommerce_rest_authentication_error, a key without
+  read (write) permission → 401, a key whose user may not see orders → 403;
 - GET /orders: status (any = all but trash; a list), modified_after/before and
   after/before (GMT with dates_are_gmt, else the shop's local time; exclusive), include,
   exclude, orderby date|id|include|title|slug, order asc|desc (default desc), page,
@@ -48,7 +50,7 @@ from email.utils import format_datetime
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, parse_qsl, urlencode
+from urllib.parse import parse_qs, parse_qsl, quote, unquote, urlencode
 
 from tests.fakes.server import FakeServer
 
@@ -96,6 +98,11 @@ class _Reply(Exception):
         self.status, self.payload, self.headers = status, payload, headers or {}
 
 
+def _rfc3986(text: str) -> str:
+    """PHP's rawurlencode: everything but A-Z a-z 0-9 - . _ ~ percent-encoded."""
+    return quote(text, safe="~")
+
+
 def wp_error(status: int, code: str, message: str, **data: Any) -> _Reply:
     return _Reply(status, {"code": code, "message": message, "data": {"status": status, **data}})
 
@@ -121,6 +128,11 @@ class FakeWooCommerce:
         self.key_permissions = key_permissions
         self.user_can_view_orders = True
         self.drop_authorization_header = False  # a CGI setup that loses the header
+        # The fakes serve plain http on loopback but stand for a shop behind TLS, whose keys
+        # count over "https"; False: a shop reached over plain http, which takes OAuth 1.0a only.
+        self.sees_https = True
+        self.oauth_nonces: dict[int, str] = {}
+        self.oauth_requests = 0  # requests signed in by an OAuth signature
         self.utc_offset = utc_offset
         self.per_page_cap = per_page_cap
         self.pretty_permalinks = True
@@ -229,10 +241,16 @@ class FakeWooCommerce:
         raise wp_error(404, "rest_no_route", "No route was found matching the URL and request method")
 
     def _authenticate(self, environ: dict, query: dict[str, str], method: str) -> bool:
-        """Whether credentials came; wrong ones are refused here."""
+        """Whether credentials came; wrong ones are refused here.
+
+        As WC_REST_Authentication: the key and secret (Basic, or in the query) count only over
+        HTTPS; otherwise, and whenever they fail to sign a user in, OAuth 1.0a is tried."""
         key = secret = None
+        over_https = environ.get("wsgi.url_scheme") == "https" or self.sees_https
         header = environ.get("HTTP_AUTHORIZATION", "")
-        if header.startswith("Basic ") and not self.drop_authorization_header:
+        if not over_https:
+            pass  # WooCommerce does not even look at the keys: only an OAuth signature can sign in
+        elif header.startswith("Basic ") and not self.drop_authorization_header:
             try:
                 key, _, secret = base64.b64decode(header[6:]).decode().partition(":")
             except ValueError:
@@ -240,16 +258,61 @@ class FakeWooCommerce:
         elif "consumer_key" in query:
             key, secret = query.get("consumer_key"), query.get("consumer_secret", "")
         if key is None:
-            return False
+            return self._oauth(environ, query, method)
         if not hmac.compare_digest(key, self.consumer_key):
             raise wp_error(401, "woocommerce_rest_authentication_error", "Consumer key is invalid.")
         if not hmac.compare_digest(secret or "", self.consumer_secret):
             raise wp_error(401, "woocommerce_rest_authentication_error", "Consumer secret is invalid.")
+        return self._permitted(method)
+
+    def _permitted(self, method: str) -> bool:
         need = "read" if method in ("GET", "HEAD") else "write"
         if need not in self.key_permissions:
             raise wp_error(401, "woocommerce_rest_authentication_error",
                            f"The API key provided does not have {need} permissions.")
         return True
+
+    def _oauth(self, environ: dict, query: dict[str, str], method: str) -> bool:
+        """OAuth 1.0a one-legged, WooCommerce's way: parameters from the query (or an `OAuth`
+        Authorization header), all of them signed; HMAC-SHA1/256 keyed `secret&`; the base
+        URI is the site's address with the scheme the request came by; timestamps within
+        15 minutes of the machine's clock (the fake's `now` is the shop's calendar only);
+        each nonce once (kept per timestamp, as WooCommerce keeps them)."""
+        params = dict(query)
+        header = environ.get("HTTP_AUTHORIZATION", "")
+        if header.startswith("OAuth ") and not self.drop_authorization_header:
+            params.update({k.strip(): unquote(v.strip().strip('"'))
+                           for k, _, v in (part.partition("=") for part in header[6:].split(","))})
+        required = ("oauth_consumer_key", "oauth_timestamp", "oauth_nonce", "oauth_signature", "oauth_signature_method")
+        missing = [name for name in required if not params.get(name)]
+        if len(missing) == len(required):
+            return False  # no credentials at all: the route's permission check answers
+        if missing:
+            raise wp_error(401, "woocommerce_rest_authentication_error",
+                           f"Missing OAuth parameter {', '.join(missing)}")
+        if not hmac.compare_digest(params["oauth_consumer_key"], self.consumer_key):
+            raise wp_error(401, "woocommerce_rest_authentication_error", "Consumer key is invalid.")
+        given = unquote(params.pop("oauth_signature").replace(" ", "+"))
+        scheme = environ.get("wsgi.url_scheme", "http")
+        base_uri = _rfc3986(f"{scheme}://{self.site_url.split('://', 1)[1].rstrip('/')}{environ.get('PATH_INFO', '')}")
+        pairs = [f"{_rfc3986(k)}={_rfc3986(v)}" for k, v in sorted(params.items())]
+        signed = f"{method.upper()}&{base_uri}&{'%26'.join(_rfc3986(pair) for pair in pairs)}"
+        algorithm = {"HMAC-SHA1": hashlib.sha1, "HMAC-SHA256": hashlib.sha256}.get(params["oauth_signature_method"])
+        if algorithm is None:
+            raise wp_error(401, "woocommerce_rest_authentication_error", "Invalid signature - signature method is invalid.")
+        expected = base64.b64encode(hmac.new(f"{self.consumer_secret}&".encode(), signed.encode(), algorithm).digest())
+        if not hmac.compare_digest(expected.decode(), given):
+            raise wp_error(401, "woocommerce_rest_authentication_error",
+                           "Invalid signature - provided signature does not match.")
+        timestamp = int(params["oauth_timestamp"]) if params["oauth_timestamp"].isdigit() else 0
+        if abs(timestamp - time.time()) > 15 * 60:
+            raise wp_error(401, "woocommerce_rest_authentication_error", "Invalid timestamp.")
+        if params["oauth_nonce"] in self.oauth_nonces.values():
+            raise wp_error(401, "woocommerce_rest_authentication_error",
+                           "Invalid nonce - nonce has already been used.")
+        self.oauth_nonces[timestamp] = params["oauth_nonce"]
+        self.oauth_requests += 1
+        return self._permitted(method)
 
     # --- routes ---------------------------------------------------------------------------
     def _list_orders(self, environ: dict, query: list[tuple[str, str]]) -> tuple[int, Any, dict]:
@@ -516,14 +579,15 @@ class FakeWooCommerce:
         signature = base64.b64encode(hmac.new(_wp_decode(webhook["secret"]).encode(), body, hashlib.sha256).digest())
         headers = {
             "Content-Type": "application/json",
-            "User-Agent": "WooCommerce/8.6.1 Hookshot (WordPress/6.4.3)",
+            "User-Agent": "WooCommerce/7.8.2 Hookshot (WordPress/6.1.9)",
             "X-WC-Webhook-Source": self.site_url.rstrip("/") + "/",
             "X-WC-Webhook-Topic": topic,
             "X-WC-Webhook-Resource": webhook["resource"],
             "X-WC-Webhook-Event": webhook["event"],
             "X-WC-Webhook-Signature": signature.decode(),
             "X-WC-Webhook-ID": str(webhook_id),
-            "X-WC-Webhook-Delivery-ID": hashlib.md5(f"{webhook_id}{time.time()}".encode()).hexdigest(),
+            # WC_Webhook::get_new_delivery_id: wp_hash(id . strtotime('now')): one id a second, whatever the order.
+            "X-WC-Webhook-Delivery-ID": hashlib.md5(f"{webhook_id}{int(self._now().timestamp())}".encode()).hexdigest(),
         }
         try:
             status = requests.post(webhook["delivery_url"], data=body, headers=headers, timeout=60,
@@ -546,7 +610,7 @@ class FakeWooCommerce:
         webhook = self.webhooks[webhook_id]
         try:
             return requests.post(webhook["delivery_url"], data=f"webhook_id={webhook_id}",
-                                 headers={"User-Agent": "WooCommerce/8.6.1 Hookshot (WordPress/6.4.3)",
+                                 headers={"User-Agent": "WooCommerce/7.8.2 Hookshot (WordPress/6.1.9)",
                                           "Content-Type": "application/x-www-form-urlencoded"},
                                  timeout=60).status_code
         except requests.RequestException:

@@ -87,6 +87,7 @@ class EconomicApi:
         rate_limit: float | None = None,
         pool_size: int = 10,
         timeout: float = 30,
+        ca_bundle: str | None = None,
     ):
         self.client = Client(
             url,
@@ -100,6 +101,8 @@ class EconomicApi:
             rate_limit=rate_limit,
             pool_size=pool_size,
             timeout=(min(5.0, timeout), timeout),
+            ca_bundle=ca_bundle,
+            ca_bundle_key="accounting.ca_bundle",
         )
 
     @property

@@ -12,6 +12,7 @@ import copy
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 DEFAULT_URL = "https://restapi.e-conomic.com"
@@ -98,6 +99,11 @@ CONFIG_SCHEMA: dict[str, Any] = {
         "rate_limit": {
             "type": ["number", "null"], "exclusiveMinimum": 0, "default": None,
             "description": "Most requests per second to send; null: no client-side limit (429s are still honoured).",
+        },
+        "ca_bundle": {
+            "type": ["string", "null"], "default": None,
+            "description": "A PEM file with the CA certificate(s) to trust for `url` (relative to the config file), "
+                           "for a proxy or test server with a private CA. Empty: the system's trusted CAs.",
         },
         "timeout": {
             "type": "number", "exclusiveMinimum": 0, "maximum": 600, "default": 30,
@@ -208,6 +214,7 @@ class EconomicSettings:
     allow_insecure_http: bool = False
     rate_limit: float | None = None
     timeout: float = 30
+    ca_bundle: str | None = None
     create_customers: bool = True
     update_customers: bool = False
     match_on: str = "email"
@@ -226,7 +233,7 @@ class EconomicSettings:
     on_mismatch: str = "draft"
 
     @classmethod
-    def from_section(cls, section: Mapping[str, Any]) -> "EconomicSettings":
+    def from_section(cls, section: Mapping[str, Any], base_dir: Path | None = None) -> "EconomicSettings":
         """Typed settings from a validated section, defaults applied from the schema."""
         props = CONFIG_SCHEMA["properties"]
 
@@ -252,6 +259,7 @@ class EconomicSettings:
             allow_insecure_http=bool(get(section, top, "allow_insecure_http")),
             rate_limit=get(section, top, "rate_limit"),
             timeout=float(get(section, top, "timeout")),
+            ca_bundle=_path(get(section, top, "ca_bundle"), base_dir),
             create_customers=customers["create"],
             update_customers=customers["update"],
             match_on=customers["match_on"],
@@ -277,6 +285,10 @@ class EconomicSettings:
             payment_terms=own.payment_terms or self.default_terms.payment_terms or self.customer_payment_terms,
             layout=own.layout or self.default_terms.layout or self.layout,
         )
+
+
+def _path(value: str | None, base_dir: Path | None) -> str | None:
+    return str((base_dir or Path(".")) / Path(value).expanduser()) if value else None
 
 
 def _terms(value: Mapping[str, Any]) -> Terms:

@@ -106,6 +106,7 @@ class EconomicBooks:
             allow_insecure_http=settings.allow_insecure_http,
             rate_limit=settings.rate_limit,
             timeout=settings.timeout,
+            ca_bundle=settings.ca_bundle,
         )
         self.customers = CustomerDirectory(self.api, settings)
         self.products = ProductCatalog(self.api, settings)
@@ -117,7 +118,7 @@ class EconomicBooks:
 
     @classmethod
     def from_config(cls, section: Mapping[str, Any], base_dir: Path) -> "EconomicBooks":
-        return cls(EconomicSettings.from_section(section))
+        return cls(EconomicSettings.from_section(section, base_dir))
 
     def use_memory(self, memory: Memory) -> None:
         """Remember customer numbers, products and the layout in the log, per agreement: the

@@ -36,6 +36,7 @@ from iexsync import errors, redaction
 from iexsync.http import Client, classify_status, json_body, strip_query
 from iexsync.shops.base import BrokenOrder, ShopItem, WebhookDelivery, WebhookInvalid
 from iexsync.model import Order, Refund
+from iexsync.shops.woocommerce.auth import credentials, oauth_refusal
 from iexsync.shops.woocommerce.order import parse_order, parse_refunds
 from iexsync.timeutil import parse_time
 
@@ -72,12 +73,18 @@ CONFIG_SCHEMA: dict[str, Any] = {
             "type": "boolean", "default": False,
             "description": "Send the key and secret as query parameters instead of the Authorization header, "
                            "for servers that drop that header (WooCommerce then answers 401 'Sorry, you cannot "
-                           "list resources.'). HTTPS only.",
+                           "list resources.'). HTTPS only: refused for an http:// url, which is signed with "
+                           "OAuth 1.0a instead.",
         },
         "allow_insecure_http": {
             "type": "boolean", "default": False,
-            "description": "Allow a plain http:// url that is not this machine. The key and secret then travel "
-                           "in clear; only for a shop behind a proxy that adds TLS.",
+            "description": "Allow a plain http:// url that is not this machine. Requests are then signed with "
+                           "OAuth 1.0a (the secret is never sent), but the orders and the consumer key travel in clear.",
+        },
+        "ca_bundle": {
+            "type": ["string", "null"], "default": None,
+            "description": "A PEM file with the CA certificate(s) to trust for `url` (relative to the config file), "
+                           "for a shop whose certificate a private CA signed. Empty: the system's trusted CAs.",
         },
         "per_page": {
             "type": "integer", "minimum": 2, "maximum": MAX_PER_PAGE, "default": MAX_PER_PAGE,
@@ -121,6 +128,7 @@ class WooCommerceShop:
         per_page: int = MAX_PER_PAGE,
         timeout: float = 30,
         rate_limit: float | None = None,
+        ca_bundle: str | None = None,
         retries: int = 4,
         backoff: float = 0.5,
     ):
@@ -135,13 +143,15 @@ class WooCommerceShop:
         self.per_page = per_page
         self.webhook_secret = webhook_secret or None
         self.query_string_auth = query_string_auth
-        credentials = {"consumer_key": consumer_key, "consumer_secret": consumer_secret}
+        auth, params = credentials(self.api_url, consumer_key, consumer_secret, query_string_auth=query_string_auth)
         self.client = Client(
             self.api_url,
             what=WHAT,
-            auth=None if query_string_auth else requests.auth.HTTPBasicAuth(consumer_key, consumer_secret),
-            params=credentials if query_string_auth else None,
+            auth=auth,
+            params=params,
             allow_insecure_http=allow_insecure_http,
+            ca_bundle=ca_bundle,
+            ca_bundle_key="shop.ca_bundle",
             timeout=(min(10.0, timeout), timeout),
             retries=retries,
             backoff=backoff,
@@ -160,6 +170,7 @@ class WooCommerceShop:
             per_page=int(section.get("per_page", MAX_PER_PAGE)),
             timeout=float(section.get("timeout", 30)),
             rate_limit=section.get("rate_limit"),
+            ca_bundle=str(base_dir / Path(section["ca_bundle"]).expanduser()) if section.get("ca_bundle") else None,
         )
 
     # --- orders ---------------------------------------------------------------------------
@@ -289,14 +300,10 @@ class WooCommerceShop:
                 offset = max(0, offset - (self.per_page - 1))
 
     def _orders_page(self, params: dict[str, Any], offset: int) -> "_Answer":
-        """One page of the order list; any failure stops the run (the cursor stays)."""
-        try:
-            response = self._get("orders", {**params, "offset": offset})
-            body = json_body(response, WHAT)
-        except errors.RemoteUnavailable as exc:
-            raise errors.TemporaryFailure(f"{exc.message}; the run stops and the next one tries again") from None
-        except errors.OrderError as exc:
-            raise errors.UserError(exc.message) from None
+        """One page of the order list. A failure escapes as OrderError; the engine makes it
+        the run's (the cursor stays)."""
+        response = self._get("orders", {**params, "offset": offset})
+        body = json_body(response, WHAT)
         if not isinstance(body, list):
             raise errors.TemporaryFailure(
                 f"{WHAT}: {strip_query(response.url)} answered {_kind(body)} where a list of orders belongs"
@@ -410,12 +417,7 @@ class WooCommerceShop:
             order_id = int(order_id)
         if not isinstance(order_id, int) or isinstance(order_id, bool) or order_id <= 0:
             raise WebhookInvalid(f"the {topic} body has no order id")
-        # WooCommerce sends a fresh wp_hash per delivery; a body without one is keyed by its bytes.
-        delivery_id = _header(headers, "X-WC-Webhook-Delivery-ID").strip()[:100]
-        return WebhookDelivery(
-            delivery_id=delivery_id or "sha256:" + hashlib.sha256(body).hexdigest()[:32],
-            order_id=str(order_id), topic=topic,
-        )
+        return WebhookDelivery(delivery_id=delivery_key(headers, body, order_id), order_id=str(order_id), topic=topic)
 
     def is_webhook_ping(self, headers: Mapping[str, str], body: bytes) -> bool:
         """WC_Webhook::deliver_ping: `webhook_id=<id>`, form-style, no X-WC-* headers."""
@@ -512,9 +514,13 @@ class WooCommerceShop:
                 "plugin or a firewall refused the request before WooCommerce saw it; allow iexsync's requests "
                 "to /wp-json/ there (its User-Agent is 'iexsync')"
             ))
+        refusal = oauth_refusal(where, said, message) if status == 401 else None
+        if refusal is not None:
+            raise refusal
         if status in (401, 403):
             hint = "check consumer_key and consumer_secret (WooCommerce → Settings → Advanced → REST API)"
-            if code == "woocommerce_rest_cannot_view" and not self.query_string_auth and status == 401:
+            if code == "woocommerce_rest_cannot_view" and not self.query_string_auth and status == 401 \
+                    and self.api_url.startswith("https:"):
                 hint += ("; if they are right, the web server may be dropping the Authorization header: "
                          "set query_string_auth: true")
             elif status == 403:
@@ -627,6 +633,18 @@ def _html_hint(response: requests.Response) -> str:
     shown = " ".join(html.unescape(title.group(1)).split())[:80] if title else " ".join(text[:80].split())
     return (f"an HTML page {'titled' if title else 'starting'} {shown!r} instead of JSON; maintenance mode, "
             "a security plugin or a proxy may be in the way")
+
+
+def delivery_key(headers: Mapping[str, str], body: bytes, order_id: int) -> str:
+    """What tells one delivery from another: WooCommerce's delivery id, the order, and the body.
+
+    WooCommerce 7.x makes X-WC-Webhook-Delivery-ID as wp_hash(webhook id . the current
+    second) (WC_Webhook::get_new_delivery_id), so every delivery one webhook sends within a
+    second carries the same id, whichever order it is about (seen on a real 7.8.2: five
+    orders saved together, five deliveries, one id). The id alone would drop all but the
+    first. A replay is the same delivery again: same id, same order, same bytes."""
+    sent_id = _header(headers, "X-WC-Webhook-Delivery-ID").strip()[:40] or "-"
+    return f"{sent_id}:{order_id}:{hashlib.sha256(body).hexdigest()[:16]}"
 
 
 def _header(headers: Mapping[str, str], name: str) -> str:
