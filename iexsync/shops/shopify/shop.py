@@ -86,8 +86,7 @@ class ShopifyShop:
             except CostExceeded as exc:
                 if first == 1:
                     raise errors.UserError(f"Shopify refuses even one order per page (cost {exc.cost} > {exc.max_cost})") from None
-                self.order_cost = max(self.order_cost or 0, exc.cost / first)
-                self.page_size = max(1, min(first - 1, int(first * exc.max_cost / exc.cost)))
+                self.order_cost = max(self.order_cost or 0, exc.cost / first)  # the next size fits the limit
                 continue
             if answer.requested_cost:
                 self.order_cost = answer.requested_cost / first
