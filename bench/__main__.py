@@ -20,7 +20,7 @@ import traceback
 
 # One module per figure (see each module's docstring for what it measures).
 BENCHMARKS = ["calls_per_order", "throughput", "idle_run", "log_search", "memory", "woocommerce_paging",
-              "shopify_throughput"]
+              "dinero_throughput", "shopify_throughput"]
 
 
 def _fmt(value: float) -> str:

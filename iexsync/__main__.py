@@ -16,6 +16,9 @@ import sys
 
 
 def main() -> None:
+    from iexsync.errors import on_sigterm
+
+    on_sigterm()  # SIGTERM stops as Ctrl-C does, with the same message and code
     code = run(sys.argv[1:])
     if code is None:
         from iexsync.cli import main as click_main
@@ -31,7 +34,7 @@ def run(args: list[str]) -> int | None:
         return None
     command, config_file, options = parsed
     from iexsync import commands, configfiles
-    from iexsync.errors import UserError
+    from iexsync.errors import Interrupted, UserError
 
     path = config_file if config_file is not None else configfiles.default_config_path()
     try:
@@ -43,9 +46,11 @@ def run(args: list[str]) -> int | None:
 
         _echo(f"iexsync: {redact(str(exc))}", err=True)
         return exc.exit_code
-    except KeyboardInterrupt:  # as click says it
-        _echo("\nAborted!", err=True)
-        return 1
+    except (KeyboardInterrupt, Interrupted):  # as cli's handler says it
+        from iexsync.errors import EXIT_INTERRUPTED, INTERRUPTED
+
+        _echo(f"\n{INTERRUPTED}", err=True)
+        return EXIT_INTERRUPTED
     except BrokenPipeError:  # `| head`: nothing more to say, and nothing said at exit either
         import os
 
@@ -83,12 +88,12 @@ def _parse(args: list[str]) -> tuple[str, str | None, dict] | None:
             options["order_ids"].append(arg[8:])
         elif command != "sync" and arg == "--json":
             options["as_json"] = True
-        elif command != "sync" and arg == "--limit" and at + 1 < len(args) and _digits(args[at + 1]):
+        elif command != "sync" and arg == "--limit" and at + 1 < len(args) and _positive(args[at + 1]):
             at += 1
             options["limit"] = int(args[at])
-        elif command != "sync" and arg.startswith("--limit=") and _digits(arg[8:]):
+        elif command != "sync" and arg.startswith("--limit=") and _positive(arg[8:]):
             options["limit"] = int(arg[8:])
-        elif command != "sync" and not arg.startswith("-") and options["query"] is None:
+        elif command != "sync" and not arg.startswith("-") and arg.strip() and options["query"] is None:
             options["query"] = arg
         else:
             return None  # an option click knows (or does not), a second query: click says
@@ -122,8 +127,9 @@ def _config_option(args: list[str], at: int) -> tuple[str | None, int]:
     return value, at
 
 
-def _digits(text: str) -> bool:
-    return text.isascii() and text.isdigit()
+def _positive(text: str) -> bool:
+    """A whole number of at least 1 (anything else: click says what is wrong with it)."""
+    return text.isascii() and text.isdigit() and int(text) >= 1
 
 
 def _echo(text: str, err: bool = False) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import sys
 import textwrap
 
-from iexsync.errors import EXIT_ORDER_ERRORS
+from iexsync.errors import EXIT_INTERRUPTED, EXIT_ORDER_ERRORS
 
 TYPE_CHECKING = False  # typing itself is not imported: `log search` starts without it
 if TYPE_CHECKING:
@@ -29,6 +29,38 @@ if TYPE_CHECKING:
     Echo = Callable[..., None]  # echo(text, err=False)
 
 SEARCH_KEYS = ("time", "order", "state", "outcome", "document", "message")
+
+
+def configure_logging(verbosity: int) -> None:
+    """What libraries may say on stderr. -q (-1): errors only; default (0) and -v (1): our
+    warnings (a mail that could not go), never a library's retry noise (a retry is ours to
+    report, as the order's outcome); -vv (2): every HTTP request and answer (secrets and
+    queries removed by http.py's filter)."""
+    import logging
+
+    class Stderr(logging.StreamHandler):  # whatever sys.stderr is when a record comes
+        @property  # type: ignore[override]
+        def stream(self) -> Any:
+            return sys.stderr
+
+        @stream.setter
+        def stream(self, _value: Any) -> None:
+            pass
+
+    def redacted(record: logging.LogRecord) -> bool:  # whatever a library logs, no secret leaves
+        from iexsync.redaction import redact
+
+        record.msg, record.args = redact(record.getMessage()), ()
+        return True
+
+    handler = Stderr()
+    handler.addFilter(redacted)
+    handler.setFormatter(logging.Formatter("%(message)s" if verbosity < 2 else "%(asctime)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.ERROR if verbosity < 0 else logging.WARNING)
+    logging.getLogger("urllib3").setLevel(logging.DEBUG if verbosity >= 2 else logging.CRITICAL)
+    logging.getLogger("iexsync").setLevel(logging.DEBUG if verbosity >= 2 else logging.ERROR if verbosity < 0 else logging.WARNING)
 
 
 def settings(config_path: Path | str, echo: Echo) -> Settings:
@@ -50,22 +82,171 @@ def _warn_if_others_can_read(config_path: Path | str, holds_secrets: bool, echo:
         echo(warning, err=True)
 
 
-def sync(config_path: Path | str, *, dry_run: bool, order_ids: list[str] | None, verbose: bool, echo: Echo) -> int:
-    """One run; quiet on success when not on a terminal (cron), but saying what failed."""
+def sync(config_path: Path | str, *, dry_run: bool, order_ids: list[str] | None, verbose: bool | int, echo: Echo,
+         as_json: bool = False, quiet: bool = False) -> int:
+    """One run; quiet on success when not on a terminal (cron), but saying what failed.
+    `verbose` 2 (-vv) adds every HTTP request and answer; `quiet` prints errors only."""
     from iexsync import service
 
-    result = service.sync(settings(config_path, echo), dry_run=dry_run, order_ids=order_ids)
-    if dry_run:
+    configure_logging(-1 if quiet else int(verbose))
+
+    loaded = settings(config_path, echo)
+    result = service.sync(loaded, dry_run=dry_run, order_ids=order_ids)
+    if dry_run:  # stdout is the JSON alone, for a script; the summary goes to stderr
         import json
 
         echo(json.dumps(result.planned, indent=2, ensure_ascii=False))
-    if verbose or dry_run or sys.stdout.isatty():
+        _summary(result, lambda text: echo(text, err=True))
+    elif as_json:
+        import json
+
+        echo(json.dumps(summary_json(result), indent=2, ensure_ascii=False))
+    elif not quiet and (verbose or order_ids or sys.stdout.isatty()):
         _summary(result, echo)
-    elif result.errors:
-        for event in result.events:
-            if event.outcome == "error":
-                echo(f"order {event.order}: {event.message}", err=True)
-    return EXIT_ORDER_ERRORS if result.errors else 0
+    else:
+        for line in needs_a_human(result.events):
+            if not quiet or ": warning: " not in line:
+                echo(line, err=True)
+    still_in_error = False
+    if order_ids and not dry_run:
+        lines, still_in_error = _last_outcomes(loaded, order_ids, result)
+        for line in lines:
+            echo(line, err=as_json or quiet)  # stdout stays JSON alone; -q says errors on stderr
+    return EXIT_ORDER_ERRORS if result.errors or still_in_error else 0
+
+
+def summary_json(result: Any) -> dict[str, Any]:
+    """The run's summary for a script: what `_summary` prints as a table."""
+    return {"run": result.run, "orders_seen": result.orders_seen, "counts": dict(result.counts), "busy": result.busy,
+            "events": [{"order": e.order, "state": e.state, "outcome": e.outcome, "document": e.document,
+                        "message": e.message} for e in result.events],
+            "events_not_kept": result.events_not_kept}
+
+
+def _last_outcomes(loaded: Settings, order_ids: list[str], result: Any) -> tuple[list[str], bool]:
+    """For `sync --order`, which always shows the order's outcome: each order this run had
+    nothing new to say about, with its last outcome; and whether one of them is in error."""
+    from iexsync import logsearch, service
+
+    said = {event.order for event in result.events}
+    lines, in_error = [], False
+    for order_id in service.resolve_orders(loaded, order_ids).values():
+        last = service.read_log(loaded.log_path, lambda rows: logsearch.search(rows, order_id, 1))
+        if last and last[0]["order"] not in said and order_id not in said:
+            event = last[0]
+            in_error = in_error or event["outcome"] == "error"
+            document = f" ({event['document']})" if event["document"] else ""
+            lines.append(f"order {event['order']}: nothing new; last {event['outcome']}{document}: {event['message']}")
+    return lines, in_error
+
+
+NEEDS_A_HUMAN = ("error", "warning")
+
+
+def needs_a_human(events: Sequence[Any]) -> list[str]:
+    """The run's new errors and warnings, one line each, for cron to mail. A warning asks for
+    action (a booked invoice whose order changed, a refund waiting for a booking, a draft left
+    behind), so it is said even when nothing failed; each is said once, as the log writes a
+    repeated event only once."""
+    lines = []
+    for event in events:
+        if event.outcome in NEEDS_A_HUMAN:
+            document = f" ({event.document})" if event.document else ""
+            label = "warning: " if event.outcome == "warning" else ""
+            lines.append(f"order {event.order}{document}: {label}{event.message}")
+    return lines
+
+
+def import_orders(config_path: Path | str, start: Any, end: Any, *, dry_run: bool, as_json: bool, echo: Echo,
+                  progress: Callable[[], Any] | None = None) -> int:
+    """The orders created from `start` to `end`, and a closing report; a progress bar (from
+    `progress()`, a context manager with update(n) and length) only when one is given.
+    Stopped by Ctrl-C or SIGTERM: the orders in flight finish, exit 130."""
+    import threading
+
+    from iexsync import importer
+
+    stop = threading.Event()
+    with _stopping_on_signals(stop):
+        if progress is None:
+            report = importer.run_import(settings(config_path, echo), start, end, dry_run=dry_run, stop=stop)
+        else:
+            loaded = settings(config_path, echo)
+            state: dict[str, Any] = {}
+
+            def on_total(total: int) -> None:
+                state["bar"] = progress(total)
+                state["bar"].__enter__()
+
+            try:
+                report = importer.run_import(loaded, start, end, dry_run=dry_run, stop=stop, on_total=on_total,
+                                             on_order=lambda: state["bar"].update(1))
+            finally:
+                if "bar" in state:
+                    state["bar"].__exit__(None, None, None)
+    if as_json:
+        import json
+
+        echo(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
+    else:
+        for line in import_report(report, start, end):
+            echo(line)
+    if report.interrupted:
+        echo(f"interrupted: {report.seen} done, the next run carries on", err=True)
+        return EXIT_INTERRUPTED
+    return EXIT_ORDER_ERRORS if report.failed else 0
+
+
+def import_report(report: Any, start: Any, end: Any) -> list[str]:
+    """The closing report: how many orders, what became of them, the numbers to look at."""
+    window = f"{start} to {end}" if end else f"from {start}"
+    lines = [f"import of the orders created {window}" + (" (dry run: nothing written)" if report.dry_run else "")
+             + f": {report.seen} orders"]
+    lines.append(f"  transferred: {len(report.transferred)}")
+    lines.append(f"  already done by an earlier run: {report.unchanged}")
+    skipped = sum(len(numbers) for numbers in report.skipped.values())
+    lines.append(f"  skipped: {skipped}")
+    lines += [f"    {reason}: {_numbers(numbers)}" for reason, numbers in sorted(report.skipped.items())]
+    failed = sum(len(numbers) for numbers in report.failed.values())
+    lines.append(f"  failed: {failed}" + (" (`iexsync log show ORDER` says why)" if failed else ""))
+    lines += [f"    {cause}: {_numbers(numbers)}" for cause, numbers in sorted(report.failed.items())]
+    if report.warnings:
+        lines.append(f"  warnings: {len(report.warnings)}")
+        lines += [f"    {warning}" for warning in report.warnings[:50]]
+    return lines
+
+
+def _numbers(numbers: list[str], at_most: int = 30) -> str:
+    shown = ", ".join(numbers[:at_most])
+    return shown + (f" and {len(numbers) - at_most} more" if len(numbers) > at_most else "")
+
+
+class _stopping_on_signals:
+    """While inside: Ctrl-C or SIGTERM sets `stop` (the orders in flight finish); a second
+    Ctrl-C stops at once."""
+
+    def __init__(self, stop: Any):
+        self.stop = stop
+        self.previous: dict[int, Any] = {}
+
+    def _handle(self, signum: int, _frame: Any) -> None:
+        import signal
+
+        if self.stop.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.stop.set()
+
+    def __enter__(self) -> None:
+        import signal
+
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            self.previous[signum] = signal.signal(signum, self._handle)
+
+    def __exit__(self, *exc: Any) -> None:
+        import signal
+
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)
 
 
 def _summary(result: Any, echo: Echo) -> None:
@@ -78,26 +259,75 @@ def _summary(result: Any, echo: Echo) -> None:
     echo(f"{result.orders_seen} orders read; {counts or 'nothing new'}" + (f"; {result.busy} held by another run" if result.busy else ""))
 
 
-def log_search(config_path: Path | str, query: str, *, as_json: bool, limit: int, echo: Echo) -> int:
-    """The order's history, newest first, as a table or a JSON list."""
-    from iexsync import configfiles, service
+def log_path(config_path: Path | str, echo: Echo) -> str:
+    """The log's path: from what is remembered about a config that passed, without reading
+    the config again; else from the config, read and checked in full (and remembered)."""
+    from iexsync import configfiles
 
     remembered = configfiles.remembered_log(config_path)
-    if remembered is None:  # read and checked in full (and remembered for the next time)
-        loaded = settings(config_path, echo)
-        log_path = loaded.log_path
+    if remembered is None:
+        return str(settings(config_path, echo).log_path)
+    path, holds_secrets = remembered
+    _warn_if_others_can_read(config_path, holds_secrets, echo)
+    return path
+
+
+def status(config_path: Path | str, *, as_json: bool, stale_after: int, echo: Echo) -> int:
+    """Whether all is well: 0 nothing needs a human, 1 an order does, 75 no recent run."""
+    from iexsync import service
+    from iexsync import status as report
+
+    found = service.status(log_path(config_path, echo), stale_after)
+    if as_json:
+        import json
+
+        echo(json.dumps(found, indent=2, ensure_ascii=False))
     else:
-        log_path, holds_secrets = remembered
-        _warn_if_others_can_read(config_path, holds_secrets, echo)
-    rows = service.search(log_path, query, limit)
+        echo("\n".join(report.lines(found)))
+    return found["exit_code"]
+
+
+def log_search(config_path: Path | str, query: str | None, *, as_json: bool, limit: int, echo: Echo,
+               filters: dict[str, str] | None = None, tablefmt: str | None = None) -> int:
+    """The order's history, newest first, as a table or a JSON list. `filters`: see
+    logsearch.search (`since` an ISO time)."""
+    from iexsync import service
+
+    rows = service.search(log_path(config_path, echo), query, limit, filters)
     if as_json:
         import json
 
         echo(json.dumps([{k: row[k] for k in SEARCH_KEYS} for row in rows], indent=2, ensure_ascii=False))
     elif not rows:
-        echo(f"nothing in the log matches {query!r}")
+        echo(f"nothing in the log matches {query!r}" if query is not None else "nothing in the log matches")
     else:
-        echo(table([[row[k] for k in SEARCH_KEYS] for row in rows], SEARCH_KEYS, [None] * 5 + [70]))
+        from iexsync.status import local_time
+
+        cells = [[local_time(row["time"])] + [row[k] for k in SEARCH_KEYS[1:]] for row in rows]
+        echo(table(cells, SEARCH_KEYS, [None] * 5 + [70], fit=terminal_width(), tablefmt=tablefmt))
+    return 0
+
+
+def terminal_width() -> int | None:
+    """The terminal's width when stdout is one (tables fit it), else None (a pipe: as is)."""
+    if not sys.stdout.isatty():
+        return None
+    import shutil
+
+    return shutil.get_terminal_size().columns
+
+
+def log_show(config_path: Path | str, order: str, *, as_json: bool, echo: Echo) -> int:
+    """One order's whole history (history.py), oldest first."""
+    from iexsync import history, service, status
+
+    found = service.history(log_path(config_path, echo), order)
+    if as_json:
+        import json
+
+        echo(json.dumps(found, indent=2, ensure_ascii=False))
+    else:
+        echo("\n".join(history.lines(found, status.local_time)))
     return 0
 
 
@@ -132,9 +362,27 @@ def _is_whole_number(text: str) -> bool:
     return True
 
 
-def table(rows: Sequence[Sequence[Any]], headers: Sequence[str], widths: Sequence[int | None] = ()) -> str:
-    """`rows` under `headers`; a column with a width in `widths` is wrapped at it. None is shown empty."""
+TABLE_FORMATS = ("simple", "plain", "github", "grid", "pipe", "orgtbl", "rst", "html", "tsv")
+
+
+def table(rows: Sequence[Sequence[Any]], headers: Sequence[str], widths: Sequence[int | None] = (),
+          fit: int | None = None, tablefmt: str | None = None) -> str:
+    """`rows` under `headers`; a column with a width in `widths` is wrapped at it (words kept
+    whole where they fit), or, with `fit`, at what the other columns leave of that many
+    characters. None is shown empty. `tablefmt` other than "simple": tabulate's layout of
+    that name (for pasting into a ticket), tabulate imported only then."""
     cells = [["" if value is None else str(value) for value in row] for row in rows]
+    if fit is not None and widths:
+        wrapped = [index for index, width in enumerate(widths) if width is not None]
+        others = sum(max([len(headers[i]) + 2] + [len(line) for row in cells for line in (row[i].splitlines() or [""])])
+                     for i in range(len(headers)) if i not in wrapped)
+        room = max(10, (fit - others - 2 * (len(headers) - 1)) // max(1, len(wrapped)))
+        widths = [room if width is not None else None for width in widths]
+    if tablefmt and tablefmt != "simple":
+        from tabulate import tabulate
+
+        return tabulate(cells, headers=list(headers), tablefmt=tablefmt, disable_numparse=True,
+                        maxcolwidths=list(widths) + [None] * (len(headers) - len(widths)) if widths else None)
     for index, width in enumerate(widths):
         if width is not None:
             for row in cells:

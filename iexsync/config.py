@@ -20,7 +20,7 @@ import os
 import re
 import sys
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -52,7 +52,22 @@ _TRANSFER_SCHEMA: dict[str, Any] = {
                 "properties": {"document": {"enum": list(DOCUMENTS)}, "book": {"type": "boolean"}},
             },
         },
-        "refunds": {"enum": ["credit_note", "ignore"], "default": "credit_note", "description": "What a refund becomes."},
+        "refunds": {"enum": ["credit_note", "ignore"], "default": "credit_note",
+                    "description": "What a refund of a transferred invoice becomes, whatever state the order is in now."},
+        "cancelled_states": {
+            "type": "array", "uniqueItems": True, "items": {"type": "string", "minLength": 1}, "default": ["cancelled"],
+            "description": "States that void an order: its documents are handled by cancelled_drafts and cancelled_booked.",
+        },
+        "cancelled_drafts": {
+            "enum": ["delete", "keep"], "default": "delete",
+            "description": "An unbooked document (invoice or order draft) of a cancelled order: delete it, or keep it "
+                           "with a warning naming it.",
+        },
+        "cancelled_booked": {
+            "enum": ["warning", "credit_note"], "default": "warning",
+            "description": "A booked invoice of a cancelled order: a warning naming it, or a credit note for what its "
+                           "refunds do not credit already.",
+        },
         "start_date": {
             "type": ["string", "null"], "format": "date", "default": None,
             "description": "Orders created before this date (YYYY-MM-DD) are not transferred.",
@@ -76,6 +91,33 @@ _TRANSFER_SCHEMA: dict[str, Any] = {
             "type": "string", "pattern": "^[A-Za-z0-9_-]{1,20}$", "default": "iexsync",
             "description": "Starts the reference every document carries, e.g. iexsync:woocommerce:1234.",
         },
+    },
+}
+
+_NOTIFY_SCHEMA: dict[str, Any] = {
+    "type": "object", "additionalProperties": False, "default": {},
+    "description": "Telling a human: mail on new errors and warnings, a daily digest, a ping URL.",
+    "properties": {
+        "email": {
+            "type": "object", "additionalProperties": False, "required": ["to", "host"],
+            "properties": {
+                "to": {"type": "array", "minItems": 1, "items": {"type": "string", "pattern": "^[^@\\s]+@[^@\\s]+$"},
+                       "description": "Who gets the mail."},
+                "from": {"type": "string", "default": "iexsync@localhost", "description": "The sender address."},
+                "host": {"type": "string", "minLength": 1, "description": "The SMTP server."},
+                "port": {"type": "integer", "minimum": 1, "maximum": 65535,
+                         "description": "Default: 587 for starttls, 465 for ssl, 25 for none."},
+                "security": {"enum": ["starttls", "ssl", "none"], "default": "starttls",
+                             "description": "How the connection is protected."},
+                "username": {"type": "string", "description": "Login name, if the server wants one."},
+                "password": {"type": "string", "description": "Its password (use ${ENV})."},
+                "digest": {"type": "boolean", "default": False,
+                           "description": "Also a daily digest: the last 24 hours' counts and what waits for a human."},
+                "timeout": {"type": "number", "minimum": 1, "default": 30, "description": "Seconds to wait for the server."},
+            },
+        },
+        "ping_url": {"type": "string", "pattern": "^https?://",
+                     "description": "Pinged at a run's start (/start), success and failure (/fail), healthchecks.io style."},
     },
 }
 
@@ -106,6 +148,7 @@ _CORE_SCHEMA: dict[str, Any] = {
                 },
             },
         },
+        "notify": _NOTIFY_SCHEMA,
         "log": {
             "type": "object", "additionalProperties": False, "default": {},
             "properties": {
@@ -139,6 +182,9 @@ class TransferSettings:
     overlap_minutes: int
     workers: int
     reference_prefix: str
+    cancelled_states: tuple[str, ...] = ("cancelled",)
+    cancelled_drafts: str = "delete"  # delete | keep
+    cancelled_booked: str = "warning"  # warning | credit_note
 
     def rule_for(self, state: str) -> StateRule | None:
         """What an order in `state` becomes, or None if the state is not allowed."""
@@ -165,6 +211,7 @@ class Settings:
     lock_path: Path
     fingerprint: str  # changes when the config changes: permanent errors are retried then
     holds_secrets: bool = False  # the file itself holds a secret (not a ${NAME} reference)
+    notify: Mapping[str, Any] = field(default_factory=dict)  # `notify:` with its defaults
 
     @property
     def base_dir(self) -> Path:
@@ -235,7 +282,8 @@ def _read(path: Path) -> str:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(
-            [f"no config file at {path}; pass --config FILE or set IEXSYNC_CONFIG (see config.example.yaml)"]
+            [f"no config file at {path}; pass --config FILE or set IEXSYNC_CONFIG, or write one with "
+             f"`iexsync config init {path}`"]
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError([f"cannot read {path}: {exc}"]) from None
@@ -265,13 +313,25 @@ def _parse(text: str, source: str) -> tuple[dict[str, Any], dict[tuple, int], di
     try:
         tree, lines, spans = _parse_yaml(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError([f"the file is not valid YAML{where}: {problem}"], source) from None
+        raise ConfigError([_yaml_problem(exc)], source) from None
     if not isinstance(tree, dict):
         raise ConfigError(["the file must hold a mapping with the keys shop, accounting and transfer"], source)
     return tree, lines, spans
+
+
+def _yaml_problem(exc: Any) -> str:
+    """PyYAML's complaint, put plainly for the mistakes people make: a tab, an unclosed quote."""
+    mark = getattr(exc, "problem_mark", None)
+    opened = getattr(exc, "context_mark", None)
+    context = getattr(exc, "context", None) or ""
+    problem = getattr(exc, "problem", None) or str(exc)
+    where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+    if "'\\t'" in problem or "\t" in problem:
+        return f"the file is not valid YAML{where}: a tab; use spaces, not tabs, for indentation"
+    if "quoted scalar" in context and opened is not None:
+        return (f"the file is not valid YAML: the quote opened on line {opened.line + 1}, column "
+                f"{opened.column + 1} is never closed")
+    return f"the file is not valid YAML{where}: {problem}"
 
 
 def _parse_yaml(text: str) -> tuple[Any, dict[tuple, int], dict[tuple, tuple[int, int]]]:
@@ -315,7 +375,9 @@ def _substitute_env(value: Any, path: tuple, problems: list[str], lines: dict[tu
         def replace(match: re.Match[str]) -> str:
             name = match.group(1)
             if name not in os.environ:
-                problems.append(f"{_at(path, lines)}: the environment variable {name} is not set")
+                said = f"the environment variable {name} is not set"
+                if not any(problem.endswith(said) for problem in problems):  # once each, at its first use
+                    problems.append(f"{_at(path, lines)}: {said}")
                 return ""
             return os.environ[name]
 
@@ -344,6 +406,7 @@ def _validate_all(tree: dict[str, Any], problems: list[str], lines: dict[tuple, 
     schema = _schema_for(platform, system, problems, lines)
     problems += _validate(tree, schema, lines)
     problems += _template_problems(tree, lines)
+    problems += _notify_problems(tree, lines)
     if problems:
         raise ConfigError(problems, source)
 
@@ -588,6 +651,9 @@ def _typed(path: Path, tree: dict[str, Any], holds_secrets: bool) -> Settings:
             overlap_minutes=transfer["overlap_minutes"],
             workers=transfer["workers"],
             reference_prefix=transfer["reference_prefix"],
+            cancelled_states=tuple(transfer["cancelled_states"]),
+            cancelled_drafts=transfer["cancelled_drafts"],
+            cancelled_booked=transfer["cancelled_booked"],
         ),
         mappings=tree.get("mappings", {}),
         filters=tuple(Filter(f["name"], f["skip_if"]) for f in tree.get("filters", [])),
@@ -595,4 +661,26 @@ def _typed(path: Path, tree: dict[str, Any], holds_secrets: bool) -> Settings:
         lock_path=lock_path,
         fingerprint=hashlib.sha256(json.dumps(tree, sort_keys=True).encode()).hexdigest()[:16],
         holds_secrets=holds_secrets,
+        notify=notify_settings(tree.get("notify") or {}),
     )
+
+
+# --- notify: (operations) ------------------------------------------------------------------
+
+def notify_settings(section: Mapping[str, Any]) -> dict[str, Any]:
+    """`notify:` with the schema's defaults filled in (the email part's too)."""
+    typed = dict(section)
+    if typed.get("email"):
+        typed["email"] = _with_defaults(typed["email"], _NOTIFY_SCHEMA["properties"]["email"])
+    return typed
+
+
+def _notify_problems(tree: dict[str, Any], lines: dict[tuple, int]) -> list[str]:
+    """What the schema cannot say: a password that would travel in clear to another host."""
+    email = (tree.get("notify") or {}).get("email") if isinstance(tree.get("notify"), dict) else None
+    if not isinstance(email, dict) or email.get("security") != "none" or not email.get("username"):
+        return []
+    if str(email.get("host")) in ("localhost", "127.0.0.1", "::1"):
+        return []
+    return [f"{_at(('notify', 'email', 'security'), lines)}: 'none' would send the password in clear to "
+            f"{email.get('host')}; set security: starttls or ssl"]

@@ -15,7 +15,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from iexsync.model import Customer, LineKind, Payment, Totals
+from iexsync.model import Customer, LineKind, Payment, TaxLine, Totals
 
 
 class DocumentKind(str, enum.Enum):
@@ -51,6 +51,10 @@ class Document:
     fields: dict[str, str] = field(default_factory=dict)  # from `mappings:` templates
     credits_reference: str = ""  # a credit note: the reference of the document it credits
     refund_id: str = ""
+    # The order's taxes (whose VAT, at what rate) and the address it was taxed by: what
+    # `iexsync.vat.classify` reads. A credit note carries its order's, so it is booked alike.
+    tax_lines: tuple[TaxLine, ...] = ()
+    tax_basis: str = "shipping"
 
     def fingerprint(self) -> str:
         """What the document carries, hashed: a change means the remote draft is out of date."""

@@ -24,19 +24,21 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
-from iexsync import planner
+from iexsync import naming, planner
 from iexsync.books.base import Books
 from iexsync.config import Settings
 from iexsync.document import Document, DocumentKind, DocumentRef
 from iexsync.errors import DocumentExists, OrderError, OutcomeUnknown, TemporaryFailure, UserError
-from iexsync.events import KEPT_EVENTS, Event, RunResult, document_name
+from iexsync.events import KEPT_EVENTS, Event, RunResult
 from iexsync.model import Order, Refund
 from iexsync.planner import NOT_ALLOWED, OUTCOME_OF, Action, Outcome, Step
 from iexsync.shops.base import BrokenOrder, Shop, ShopItem
 from iexsync.store import Intent, Store, Transfer
 from iexsync.timeutil import iso, parse_time, utc_now
+
+T = TypeVar("T")
 
 __all__ = ["Engine", "Event", "KEPT_EVENTS", "NOT_ALLOWED", "OrderPool", "RunResult", "Step", "changed_orders"]
 
@@ -186,16 +188,18 @@ class Engine:
                 self._plan(order, step)
             return True
         if not any(step.acts for step in steps):
+            seen = "" if _waits(steps) else seen  # a wait is asked about again next run: never settled
             for index, step in enumerate(steps):
                 self._log(order.order_id, order.number, order.state, step, source=order.raw, forced=forced,
                           seen=seen if index == len(steps) - 1 else "")
-            return True
+            return not _waits(steps)
         if not self.store.claim(order.order_id):
             self._held_by_another(order.order_id)
             return False
         try:
             # Decide again under the claim: another writer may have acted in between.
             steps = self.decide(order, refunds)
+            seen = "" if _waits(steps) else seen
             for index, step in enumerate(steps):
                 self._carry_out(order, step, forced, seen if index == len(steps) - 1 else "")
         except _Stop:
@@ -205,7 +209,7 @@ class Engine:
             return False
         finally:
             self.store.release(order.order_id)
-        return True
+        return not _waits(steps)
 
     def _held_by_another(self, order_id: str) -> None:
         """Another live run holds the order. It is due, so the cursor passing it loses
@@ -216,14 +220,50 @@ class Engine:
             self.store.mark_due(order_id)
 
     def decide(self, order: Order, refunds: Callable[[], tuple[Refund, ...]]) -> list[Step]:
-        """The planner's steps for `order`, from one read of its transfers in the log."""
-        return planner.decide(order, self.settings, self.store.transfers_for(order.order_id), refunds,
-                              getattr(self.shop, "state_match", None))
+        """The planner's steps for `order`, from one read of its transfers in the log.
+
+        Before a step that says a refund waits for a draft to be booked, or that would update
+        a draft, the accounting system is asked whether it is booked now (the bookkeeper books
+        drafts by hand when `book` is off): booked, it is recorded so, and the order is decided
+        again, so the refund is credited and a booked invoice is never updated; still a draft,
+        the wait is true."""
+        transfers = self.store.transfers_for(order.order_id)
+        state_match = getattr(self.shop, "state_match", None)  # a state with parts (Shopify)
+        steps = planner.decide(order, self.settings, transfers, refunds, state_match)
+        waited_for = {step.transfer.reference: step.transfer for step in steps
+                      if step.transfer and (step.waits or step.action is Action.UPDATE)}
+        booked, gone = {}, set()
+        for reference, transfer in waited_for.items():
+            now = self.books.status(_ref(transfer))
+            if now is None:
+                gone.add(reference)
+            elif now.booked:
+                booked[reference] = self._booked_by_hand(order, transfer, now)
+        if booked:
+            steps = planner.decide(order, self.settings, [booked.get(t.reference, t) for t in transfers], refunds,
+                                   state_match)
+        return [_gone(step) if step.waits and step.transfer and step.transfer.reference in gone else step
+                for step in steps]
+
+    def _booked_by_hand(self, order: Order, transfer: Transfer, now: DocumentRef) -> Transfer:
+        """Record a draft booked in the accounting system by someone else, and say so."""
+        recorded = replace(transfer, number=now.number, remote_id=now.remote_id, booked=True)
+        if not self.dry_run:
+            ref = replace(now, reference=transfer.reference)
+            message = (f"{_label(transfer).capitalize()} was booked in the accounting system (by hand) as "
+                       f"{naming.document_name(now.kind, now.number, True)}; recorded")
+            with self.store.transaction():
+                self.store.save_transfer(recorded)
+                self._log_in_transaction(order, Step(Outcome.BOOKED, message), ref=ref, source=order.raw)
+        return recorded
 
     # --- acting ------------------------------------------------------------------------------
     def _carry_out(self, order: Order, step: Step, forced: bool, seen: str = "") -> None:
         if not step.acts:
             self._log(order.order_id, order.number, order.state, step, source=order.raw, forced=forced, seen=seen)
+            return
+        if step.action is Action.DELETE:
+            self._delete(order, step, seen)
             return
         document = step.document
         assert document is not None
@@ -237,38 +277,84 @@ class Engine:
             kind=document.kind.value, fingerprint=document.fingerprint(), totals=planner.money(document),
             refund_id=document.refund_id, run=self.store.run,
         )
-        self.store.open_intent(intent)
-        try:
-            ref = self._existing(step, document) or self._call(step, document)
-        except DocumentExists as exc:
-            ref = _adopted(exc.ref)
-        except OutcomeUnknown as exc:
-            # The intent stays open: the next run looks the reference up before writing again.
-            self._log_failure(order.order_id, order.number, order.state, exc, order,
-                              suffix="; whether it was written is checked in the accounting system on the next run")
-            raise _Stop() from None
-        except OrderError as exc:
-            with self.store.transaction():
-                self.store.close_intent(reference)
-                self._log_in_transaction(order, _failure_step(exc), due=exc.transient, source=order.raw)
-            raise _Stop() from None
-        # Anything else (credentials, the log, a bug) stops the run with the intent open.
+        ref = self._under_intent(order, intent, lambda: self._write(step, document), "written")
         recorded = _transfer(intent, ref)
-        if ref.remote_id == _ADOPTED:
+        if ref.remote_id in (_ADOPTED, _CONVERTED):
             recorded = replace(recorded, remote_id="", fingerprint="")  # content unknown: a draft is updated next
         with self.store.transaction():
             self.store.save_transfer(recorded)
             self.store.close_intent(reference)
-            message = step.message.format(document=f"{document_name(ref.kind)} {ref.number}")
+            message = step.message.format(document=_ref_name(ref))
             if ref.remote_id == _ADOPTED:
-                message = (f"Already in the accounting system as {document_name(ref.kind)} {ref.number} "
+                message = (f"Already in the accounting system as {_ref_name(ref)} "
                            "(found by its reference); recorded, not written again")
+            elif ref.remote_id == _CONVERTED:
+                message = (f"Already in the accounting system as {_ref_name(ref)}, "
+                           f"made from the order's document ({step.converted_from}); recorded, not written again")
             done = Step(step.outcome, message, step.action, document)
             self._log_in_transaction(order, done, ref=ref, source=order.raw, target=document.to_json(), seen=seen)
 
+    def _delete(self, order: Order, step: Step, seen: str) -> None:
+        """Remove an unbooked document (a cancelled order's draft), under an intent like any
+        write: an unknown outcome is settled by lookup on the next run."""
+        transfer = step.transfer
+        assert transfer is not None
+        intent = Intent(
+            reference=transfer.reference, order_id=order.order_id, order_number=order.number,
+            action=Action.DELETE.value, kind=transfer.kind.value, fingerprint=transfer.fingerprint,
+            totals=transfer.totals, refund_id=transfer.refund_id, run=self.store.run,
+        )
+        now = self._under_intent(order, intent, lambda: self.books.delete(_ref(transfer)), "deleted")
+        with self.store.transaction():
+            self.store.close_intent(transfer.reference)
+            if now is None:
+                self.store.delete_transfer(transfer.reference)
+                self._log_in_transaction(order, step, ref=_ref(transfer), source=order.raw, seen=seen)
+                return
+            # Booked meanwhile (by hand): it stays; the next run decides what a booked invoice
+            # of a cancelled order needs.
+            self.store.save_transfer(replace(transfer, number=now.number, remote_id=now.remote_id, booked=now.booked))
+            message = (f"The order was cancelled, but {_label(transfer)} was booked in the accounting system "
+                       f"meanwhile, as {_ref_name(now)}; it was not deleted")
+            self._log_in_transaction(order, Step(Outcome.WARNING, message), due=True,
+                                     ref=replace(now, reference=transfer.reference), source=order.raw)
+        raise _Stop()
+
+    def _under_intent(self, order: Order, intent: Intent, call: Callable[[], T], done: str) -> T:
+        """Commit the intent, then make the remote call. A definite refusal closes the intent
+        with the order's error; an unknown outcome leaves it open, for the next run to settle
+        by lookup, never by a blind retry. Either way the order's later steps wait (_Stop).
+        Anything else (credentials, the log, a bug) stops the run with the intent open.
+        The caller records the result and closes the intent in one transaction."""
+        self.store.open_intent(intent)
+        try:
+            return call()
+        except OutcomeUnknown as exc:
+            self._log_failure(order.order_id, order.number, order.state, exc, order,
+                              suffix=f"; whether it was {done} is checked in the accounting system on the next run")
+            raise _Stop() from None
+        except OrderError as exc:
+            with self.store.transaction():
+                self.store.close_intent(intent.reference)
+                self._log_in_transaction(order, _failure_step(exc), due=exc.transient, source=order.raw)
+            raise _Stop() from None
+
+    def _write(self, step: Step, document: Document) -> DocumentRef:
+        try:
+            return self._existing(step, document) or self._call(step, document)
+        except DocumentExists as exc:
+            return _adopted(exc.ref)
+
     def _existing(self, step: Step, document: Document) -> DocumentRef | None:
-        """Before a create on a fresh log, look the reference up: a lost or replaced log must
-        not book again what the accounting system already holds."""
+        """Before a create, look for the document in the accounting system where it may be
+        already: an invoice the bookkeeper made from the order's document (found by that
+        document's reference, which the conversion carries over), or, on a fresh log,
+        anything with this reference: a lost or replaced log must not book again what the
+        accounting system already holds."""
+        if step.action is Action.CREATE and step.converted_from:
+            found = self.books.find(step.converted_from, DocumentKind.INVOICE)
+            if found is not None and found.kind is DocumentKind.INVOICE:
+                return replace(found, reference=document.reference, remote_id=_CONVERTED)
         if step.action not in (Action.CREATE, Action.CREDIT) or not self._fresh_log:
             return None
         found = self.books.find(document.reference, document.kind)
@@ -316,7 +402,20 @@ class Engine:
                 self._blocked.add(intent.order_id)  # cannot tell yet: leave the order alone this run
                 continue
             with self.store.transaction():
-                if found is not None and action is Action.CREDIT and not found.booked:
+                if action is Action.DELETE:
+                    # Gone: the deletion happened. Still there (booked or not): recorded as it is,
+                    # and the order, due, is decided again.
+                    if found is None:
+                        self.store.delete_transfer(intent.reference)
+                        self.store.log(
+                            order_id=intent.order_id, order_number=intent.order_number, state="",
+                            outcome=OUTCOME_OF[action].value, message=(
+                                f"Recovered after an interrupted run: the {naming.kind_name(intent.kind, None)} with reference "
+                                f"{intent.reference} is no longer in the accounting system: deleted"),
+                        )
+                    elif found.booked:
+                        self.store.save_transfer(_transfer(intent, found))
+                elif found is not None and action is Action.CREDIT and not found.booked:
                     # Its draft landed, its booking did not: recorded unbooked, so the credit
                     # is not done yet, and the order (due) resumes it rather than writes again.
                     self.store.save_transfer(_transfer(intent, found))
@@ -329,11 +428,12 @@ class Engine:
                         outcome = OUTCOME_OF[action].value
                         self.store.log(
                             order_id=intent.order_id, order_number=intent.order_number, state="", outcome=outcome,
-                            message=(f"Recovered after an interrupted run: {document_name(found.kind)} {found.number} "
+                            message=(f"Recovered after an interrupted run: {_ref_name(found)} "
                                      "was found in the accounting system by its reference"),
                             document_kind=found.kind.value, document_number=found.number,
+                            document_booked=found.booked,
                         )
-                        self._count(Event(intent.order_number, "", outcome, f"{document_name(found.kind)} {found.number}",
+                        self._count(Event(intent.order_number, "", outcome, _ref_name(found),
                                           "recovered after an interrupted run"))
                 self.store.close_intent(intent.reference)
                 self.store.mark_due(intent.order_id)
@@ -348,8 +448,19 @@ class Engine:
 
     def _log(self, order_id: str, number: str, state: str, step: Step, source: Any = None, forced: bool = False,
              seen: str = "") -> None:
+        if step.waits:
+            step = self._waiting(step)
         with self._writing():
             self._log_row(order_id, number, state, step, source=source, forced=forced, seen=seen)
+
+    def _waiting(self, step: Step) -> Step:
+        """A refund's wait, naming the draft it waits for (made earlier, or by this very pass):
+        the same words every run, so it is said once."""
+        transfer = step.transfer
+        if transfer is None and step.document is not None and not self.dry_run:
+            transfer = self.store.transfer(step.document.credits_reference)
+        draft = _label(transfer) if transfer is not None else "the invoice draft"
+        return replace(step, message=step.message.replace(planner.WAITED_FOR, draft))
 
     def _writing(self) -> Any:
         """A log transaction; a dry run writes nothing, so it gets none."""
@@ -366,15 +477,17 @@ class Engine:
         if self.dry_run:
             self._count(Event(number or order_id, state, step.outcome.value, "", step.message))
             return
+        due = due or step.waits  # asked about again on every run until it is booked
         signature = _signature(step, state, ref)
         logged = self.store.log(
             order_id=order_id, order_number=number, state=state, outcome=step.outcome.value, message=step.message,
             document_kind=ref.kind.value if ref else "", document_number=ref.number if ref else "",
+            document_booked=ref.booked if ref else None,
             email=email, source=source, target=target, signature=None if forced else signature, due=due,
             config=self.settings.fingerprint, seen=seen,
         )
         if logged:
-            document = f"{document_name(ref.kind)} {ref.number}" if ref else ""
+            document = _ref_name(ref) if ref else ""
             self._count(Event(number or order_id, state, step.outcome.value, document, step.message))
 
     def _count(self, event: Event) -> None:
@@ -384,7 +497,12 @@ class Engine:
             self.on_event(event)
 
     def _plan(self, order: Order, step: Step) -> None:
-        kind = document_name(step.document.kind) if step.document else ""
+        if not step.acts:
+            if step.waits:
+                step = self._waiting(step)
+            self._count(Event(order.number, order.state, step.outcome.value, "", step.message))
+            return
+        kind = naming.kind_name(step.document.kind, None) if step.document else ""
         message = step.message.format(document=f"a new {kind}" if step.action is not Action.BOOK else "the invoice")
         self._count(Event(order.number, order.state, step.outcome.value, kind, message))
         if step.document is not None and step.action is not None:
@@ -473,13 +591,35 @@ def _transfer(intent: Intent, ref: DocumentRef) -> Transfer:
 
 
 _ADOPTED = "\x00adopted"  # marks a ref found remotely rather than written by this step
+_CONVERTED = "\x00converted"  # ... found as the invoice the bookkeeper made from the order's document
 
 
 def _adopted(ref: DocumentRef) -> DocumentRef:
     return replace(ref, remote_id=_ADOPTED)
 
 
+def _gone(step: Step) -> Step:
+    """A refund's wait for a draft that is no longer in the accounting system, said so."""
+    assert step.transfer is not None
+    refund = step.message.split(" waits: ", 1)[0]
+    return replace(step, message=(
+        f"{refund} waits: {_label(step.transfer)} is no longer in the accounting system (deleted there?), so there "
+        "is no invoice to credit it against; book the sale and credit the refund there by hand"))
+
+
+def _waits(steps: list[Step]) -> bool:
+    return any(step.waits for step in steps)
+
+
+def _label(transfer: Transfer) -> str:
+    return naming.document_name(transfer.kind, transfer.number, transfer.booked)
+
+
 def _ref(transfer: Transfer) -> DocumentRef:
     return DocumentRef(reference=transfer.reference, kind=transfer.kind, number=transfer.number,
                        remote_id=transfer.remote_id, booked=transfer.booked)
 
+
+def _ref_name(ref: DocumentRef) -> str:
+    """"invoice draft 1", "booked invoice 20003": a draft and a booked invoice are told apart."""
+    return naming.document_name(ref.kind, ref.number, ref.booked)

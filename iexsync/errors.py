@@ -12,12 +12,35 @@ EXIT_USAGE = 2
 EXIT_TEMPFAIL = 75  # another run holds the lock, or a temporary failure (EX_TEMPFAIL)
 EXIT_NOPERM = 77  # credentials rejected (EX_NOPERM)
 EXIT_CONFIG = 78  # config invalid (EX_CONFIG)
+EXIT_INTERRUPTED = 130  # Ctrl-C or SIGTERM (128 + SIGINT, as shells say it)
+INTERRUPTED = "iexsync: interrupted; the next run carries on"
+
+
+class Interrupted(Exception):
+    """SIGTERM: the process stops as after Ctrl-C (raised by the handler `on_sigterm` installs)."""
+
+
+def on_sigterm() -> None:
+    """From now on SIGTERM stops the process as Ctrl-C does: the work in hand is abandoned
+    the way exactly-once allows (open intents are resolved by the next run)."""
+    import signal
+
+    def stop(_signum: int, _frame: object) -> None:
+        raise Interrupted()
+
+    signal.signal(signal.SIGTERM, stop)
 
 
 class UserError(Exception):
     """An error whose message is meant for the person running iexsync."""
 
     exit_code = EXIT_ORDER_ERRORS
+
+
+class UsageError(UserError):
+    """A command line that cannot work as given (a bad --url): exit 2, as click's own."""
+
+    exit_code = EXIT_USAGE
 
 
 class ConfigError(UserError):
@@ -52,6 +75,18 @@ class LogUnavailable(UserError):
     exit_code = EXIT_TEMPFAIL
 
 
+class NoLog(UserError):
+    """There is no log where the config says: usually the wrong --config, or no run yet."""
+
+    def __init__(self, message: str, exit_code: int = EXIT_ORDER_ERRORS):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class NoSuchOrder(UserError):
+    """`sync --order` named an order neither the log nor the shop knows."""
+
+
 class OrderError(Exception):
     """Something about one order; it is logged for that order and the run goes on.
 
@@ -68,6 +103,10 @@ class OrderError(Exception):
 
 class OrderInvalid(OrderError):
     """The shop's order cannot be read into the canonical model (what field, what value)."""
+
+
+class OrderNotFound(OrderInvalid):
+    """The shop has no order with this id (`sync --order` says "no such order")."""
 
 
 class MappingError(OrderError):

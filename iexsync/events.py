@@ -11,7 +11,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from iexsync.document import DocumentKind
 
 # A run keeps this many of its events for the summary (errors first in line); the log keeps
 # them all. A 50,000-order import must not hold 50,000 events in memory.
@@ -56,8 +55,3 @@ class RunResult:
             del self.events[index]
             self.events.append(event)
             self._kept_errors += 1
-
-
-def document_name(kind: DocumentKind | str) -> str:
-    """A document kind as people read it in the log and the summary."""
-    return {"invoice": "invoice", "order": "order", "credit_note": "credit note"}[DocumentKind(kind).value]

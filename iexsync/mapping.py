@@ -62,22 +62,42 @@ def build_document(settings: Settings, order: Order, kind: DocumentKind) -> Docu
 def build_credit_note(settings: Settings, order: Order, refund: Refund, credits: str) -> Document:
     """The credit note for one refund, against the document referenced by `credits`.
 
-    Amounts are positive: the kind says it is a credit. Returned items are credited as
-    lines; whatever the refund holds beyond them (shipping, a goodwill amount) is split
-    over the order's VAT rates in proportion to what the order charged at each.
+    Amounts are positive: the kind says it is a credit. What the refund gave back is
+    credited as what it was: returned products on their products, refunded shipping and
+    fees as shipping and fee lines, each at the VAT rate it was charged at (so a
+    shipping-only refund takes back the shipping's VAT, not a share of every rate). Only
+    what no line accounts for (a goodwill amount) is split over the order's VAT rates in
+    proportion to what the order charged at each.
     """
     lines = [_document_line(line) for line in refund.lines]
     returned = sum((line.net + line.vat for line in lines), ZERO)
     rest = refund.amount - returned
     if rest < 0:
         raise MappingError(
-            f"refund {refund.refund_id}: the returned items add up to {returned} {order.currency}, "
+            f"refund {refund.refund_id}: its lines add up to {returned} {order.currency}, "
             f"more than the refunded amount {refund.amount}"
         )
     if rest > 0:
-        lines += _amount_only(order, rest, refund.reason)
+        lines += _amount_only(order, rest, f"Refund: {refund.reason}" if refund.reason else "Refund")
     return _document(settings, order, DocumentKind.CREDIT_NOTE, lines, refund.created or order.modified,
                      credits_reference=credits, refund_id=refund.refund_id)
+
+
+CANCELLED = "cancelled"  # the refund id of the credit note that voids a cancelled order's invoice
+
+
+def build_cancellation(settings: Settings, order: Order, invoice: Document, refunded: Decimal) -> Document | None:
+    """The credit note that voids the booked `invoice` of a cancelled order, less what its
+    refunds (`refunded`, VAT included) credit already; None when they credit it all.
+
+    Without refunds it reverses the invoice line for line, so every VAT rate and account
+    is taken back exactly; what is left after refunds is split over the order's rates."""
+    rest = invoice.totals.gross - refunded
+    if rest <= 0:
+        return None
+    lines = list(invoice.lines) if refunded == 0 else _amount_only(order, rest, "Cancelled")
+    return _document(settings, order, DocumentKind.CREDIT_NOTE, lines, order.modified,
+                     credits_reference=invoice.reference, refund_id=CANCELLED)
 
 
 def _document(settings: Settings, order: Order, kind: DocumentKind, lines: list[DocumentLine], when: Any,
@@ -94,6 +114,8 @@ def _document(settings: Settings, order: Order, kind: DocumentKind, lines: list[
         totals=_totals(lines, order.currency),
         payment=order.payment,
         fields=_fields(settings, order),
+        tax_lines=order.tax_lines,
+        tax_basis=order.tax_basis,
         **extra,
     )
 
@@ -132,14 +154,13 @@ def _reconcile(settings: Settings, order: Order, lines: list[DocumentLine]) -> l
                                  net=difference, vat=ZERO, vat_rate=ZERO, sku="")]
 
 
-def _amount_only(order: Order, amount: Decimal, reason: str) -> list[DocumentLine]:
+def _amount_only(order: Order, amount: Decimal, text: str) -> list[DocumentLine]:
     """`amount` (VAT included) split over the order's VAT rates by their share of its gross."""
     by_rate: dict[Decimal, Decimal] = {}
     for line in order.lines:
         by_rate[line.vat_rate] = by_rate.get(line.vat_rate, ZERO) + line.gross
     gross = sum(by_rate.values(), ZERO)
     rates = sorted((r for r, g in by_rate.items() if g > 0), reverse=True) or [ZERO]
-    text = f"Refund: {reason}" if reason else "Refund"
     lines, left = [], amount
     for index, rate in enumerate(rates):
         last = index == len(rates) - 1
@@ -149,7 +170,7 @@ def _amount_only(order: Order, amount: Decimal, reason: str) -> list[DocumentLin
         net = part - vat
         lines.append(
             DocumentLine(
-                kind=LineKind.FEE, text=text if len(rates) == 1 else f"{text} ({rate.normalize():f}% VAT)",
+                kind=LineKind.REFUND, text=text if len(rates) == 1 else f"{text} ({rate.normalize():f}% VAT)",
                 quantity=Decimal(1), unit_net=net, net=net, vat=vat, vat_rate=rate, sku="",
             )
         )

@@ -83,7 +83,30 @@ def m004_order_seen(db: Any) -> None:
     db["order_status"].add_column("seen", str, not_null_default="")
 
 
-STEPS = (m001_initial, m002_inbox, m003_remembered, m004_order_seen)
+def m005_document_booked(db: Any) -> None:
+    """Whether the document an event names was booked: a draft and a booked invoice are two
+    documents with numbers from two series, named apart ("invoice draft 1", "booked invoice
+    1"). NULL on rows from before: not known."""
+    db["events"].add_column("document_booked", int)
+
+
+def m006_run_error(db: Any) -> None:
+    """Why a run stopped before finishing (the shop unreachable, keys rejected, interrupted),
+    so `iexsync status` can say it."""
+    db["runs"].add_column("error", str)
+
+
+def m007_payloads(db: Any) -> None:
+    """Each payload once: an order's JSON went with every event about it (transferred, then
+    booked: the same 4.7 KB twice). Events name their payloads by digest; `events.source`
+    and `events.target` stay for the rows written before."""
+    db["payloads"].create({"digest": str, "body": str}, pk="digest")
+    db["events"].add_column("source_digest", str)
+    db["events"].add_column("target_digest", str)
+
+
+STEPS = (m001_initial, m002_inbox, m003_remembered, m004_order_seen, m005_document_booked, m006_run_error,
+         m007_payloads)
 
 
 def apply(conn: sqlite3.Connection) -> None:

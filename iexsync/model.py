@@ -20,6 +20,7 @@ class LineKind(str, enum.Enum):
     SHIPPING = "shipping"
     FEE = "fee"
     DISCOUNT = "discount"
+    REFUND = "refund"  # on a credit note: the part of a refund no line of it accounts for
 
 
 @dataclass(frozen=True)
@@ -69,12 +70,36 @@ class Line:
 
 
 @dataclass(frozen=True)
+class TaxLine:
+    """One tax the shop charged on the order: whose VAT it is, at what rate, how much.
+
+    `country` is the country whose VAT was charged (ISO code), as the shop's rate says
+    it (WooCommerce: the first part of `rate_code`, e.g. SE of `SE-MOMS-1`); empty when
+    the shop's rate applies to every country and so does not say.
+    """
+
+    rate_id: str
+    rate_code: str = ""  # the shop's own name for the rate, e.g. "SE-MOMS-1"
+    country: str = ""
+    rate: Decimal | None = None  # percent; None where the shop does not say
+    label: str = ""
+    amount: Decimal = ZERO  # the tax on items, shipping and fees together
+
+
+# How the shop chose the address it taxes by (WooCommerce: "Calculate tax based on").
+TAX_BASES = ("shipping", "billing", "base")
+
+
+@dataclass(frozen=True)
 class Refund:
     refund_id: str
     amount: Decimal  # positive: what was given back, VAT included
     reason: str = ""
     created: datetime | None = None
-    lines: tuple[Line, ...] = ()  # returned items, quantities positive
+    # What the refund gave back, amounts positive: returned products (kind PRODUCT), shipping
+    # (SHIPPING) and fees (FEE), each at the VAT rate the order charged on it. Whatever of
+    # `amount` they do not account for is credited split over the order's VAT rates.
+    lines: tuple[Line, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -109,6 +134,9 @@ class Order:
     customer_note: str = ""
     custom_fields: dict[str, Any] = field(default_factory=dict)
     refunds: tuple[Refund, ...] = ()
+    tax_lines: tuple[TaxLine, ...] = ()
+    tax_basis: str = "shipping"  # one of TAX_BASES: the address the shop taxes by
+    completed: datetime | None = None  # when the order was completed (delivered), in the shop's offset
     source: str = ""  # the shop's name for where it came from, e.g. "woocommerce"
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 

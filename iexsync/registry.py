@@ -20,6 +20,7 @@ SHOPS = {
 BOOKS = {
     "beancount": "iexsync.books.beancount:BeancountBooks",
     "economic": "iexsync.books.economic:EconomicBooks",
+    "dinero": "iexsync.books.dinero:DineroBooks",
 }
 GROUPS = {"shops": (SHOPS, "iexsync.shops"), "books": (BOOKS, "iexsync.books")}
 

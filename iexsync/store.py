@@ -8,6 +8,7 @@ kill at any instant leaves either the old state or the new, never half of each.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sqlite3
@@ -29,7 +30,7 @@ from iexsync.timeutil import iso, utc_now
 # A claim older than this is stale even if its pid is alive again (pids are reused).
 CLAIM_TTL = timedelta(hours=1)
 
-OUTCOMES = ("transferred", "updated", "booked", "credited", "skipped", "warning", "error")
+OUTCOMES = logsearch.OUTCOMES
 
 @dataclass(frozen=True)
 class Transfer:
@@ -156,6 +157,17 @@ class Store:
                 "UPDATE runs SET finished = ?, counts = ? WHERE run = ?", (iso(utc_now()), json.dumps(counts), self.run)
             )
 
+    def fail_run(self, reason: str) -> None:
+        """The run stopped before finishing, and why (secrets removed). Best effort: the
+        reason may be that the log cannot be written."""
+        if not self.run or self.read_only:
+            return
+        try:
+            with self.transaction():
+                self._execute("UPDATE runs SET error = ? WHERE run = ? AND finished IS NULL", (redact(reason), self.run))
+        except (LogUnavailable, sqlite3.Error):
+            pass
+
     # --- events -----------------------------------------------------------------------------
     def log(
         self,
@@ -167,6 +179,7 @@ class Store:
         message: str,
         document_kind: str = "",
         document_number: str = "",
+        document_booked: bool | None = None,
         email: str = "",
         source: Any = None,
         target: Any = None,
@@ -195,13 +208,24 @@ class Store:
             return False
         self._execute(
             "INSERT INTO events (time, run, order_id, order_number, state, outcome, document_kind, document_number, "
-            "message, email, source, target) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "document_booked, message, email, source_digest, target_digest) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 iso(utc_now()), self.run, order_id, order_number, state, outcome, document_kind, document_number,
-                redact(message), email.lower(), _dump(source), _dump(target),
+                None if document_booked is None else int(document_booked), redact(message), email.lower(),
+                self._payload(source), self._payload(target),
             ),
         )
         return True
+
+    def _payload(self, value: Any) -> str | None:
+        """Store a payload once (secrets removed), inside the caller's transaction; its digest."""
+        body = _dump(value)
+        if body is None:
+            return None
+        body = logsearch.storable(body)
+        digest = hashlib.sha256(body.encode()).hexdigest()[:32]
+        self._execute("INSERT OR IGNORE INTO payloads (digest, body) VALUES (?, ?)", (digest, body))
+        return digest
 
     def unchanged(self, order_id: str, seen: str, config: str) -> bool:
         """Whether the order was last decided exactly as it is now (same digest), under this
@@ -210,6 +234,18 @@ class Store:
             "SELECT 1 FROM order_status WHERE order_id = ? AND seen = ? AND config = ? AND due = 0",
             (order_id, seen, config),
         ) is not None
+
+    def last_outcomes(self, order_ids: list[str]) -> dict[str, tuple[str, str]]:
+        """Each order's last outcome and the message of its newest event with that outcome."""
+        found: dict[str, tuple[str, str]] = {}
+        for at in range(0, len(order_ids), 500):
+            chunk = order_ids[at:at + 500]
+            for order_id, outcome, message in self._rows(
+                "SELECT s.order_id, s.outcome, (SELECT e.message FROM events e WHERE e.order_id = s.order_id "
+                "AND e.outcome = s.outcome ORDER BY e.id DESC LIMIT 1) FROM order_status s "
+                f"WHERE s.order_id IN ({','.join('?' * len(chunk))})", chunk):
+                found[order_id] = (outcome, message or "")
+        return found
 
     def record_seen(self, order_id: str, seen: str, config: str) -> None:
         """The order was decided as `seen` under `config` and is settled: remember it, when
@@ -220,9 +256,13 @@ class Store:
             self._execute("UPDATE order_status SET seen = ?, config = ? WHERE order_id = ?", (seen, config, order_id))
 
     def due_orders(self, config: str) -> list[str]:
-        """Orders to look at again: transient failures, and errors under an older config."""
+        """Orders to look at again: transient failures, and errors under an older config
+        (an import's errors, decided under this config with its own start date
+        (`<config>:from:<date>`), wait for the config to change too)."""
+        base = config.split(":from:")[0]
         rows = self._rows(
-            "SELECT order_id FROM order_status WHERE due = 1 OR (outcome = 'error' AND config != ?)", (config,)
+            "SELECT order_id FROM order_status WHERE due = 1 OR (outcome = 'error' AND config != ? "
+            "AND config NOT LIKE ?)", (base, f"{base}:from:%")
         )
         return [r[0] for r in rows]
 
@@ -265,6 +305,11 @@ class Store:
                 transfer.refund_id, now, now,
             ),
         )
+
+    def delete_transfer(self, reference: str) -> None:
+        """Inside a transaction: the document was removed from the accounting system (the
+        draft of a cancelled order); the order may be transferred again later."""
+        self._execute("DELETE FROM transfers WHERE reference = ?", (reference,))
 
     # --- remembered: what connectors learnt in earlier runs (books.base.Memory) -------------
     def recall(self, key: str) -> str | None:
@@ -408,11 +453,55 @@ class Store:
                 [(iso(utc_now()), order_id) for order_id in order_ids],
             )
 
+    # --- keeping the log bounded (`iexsync log prune`) --------------------------------------
+    # What exactly-once needs is never pruned: transfers (which documents exist), intents
+    # (writes in flight), order_status (what was decided, what is due), cursors, claims and
+    # what connectors remember. Of the history, each order keeps its newest event and its
+    # newest error (whether an order ever failed decides whether a credit note is looked up
+    # before it is written), and an order with a write in flight keeps all of it.
+    _PRUNABLE_EVENTS = (
+        "FROM events WHERE time < ? AND id NOT IN (SELECT max(id) FROM events GROUP BY order_id) "
+        "AND id NOT IN (SELECT max(id) FROM events WHERE outcome = 'error' GROUP BY order_id) "
+        "AND order_id NOT IN (SELECT order_id FROM intents)"
+    )
+    _PRUNABLE_DELIVERIES = "FROM inbox WHERE received_at < ? AND status NOT IN ('queued', 'taken')"
+    _PRUNABLE_RUNS = "FROM runs WHERE started < ? AND run != (SELECT max(run) FROM runs)"
+
+    def rows(self, sql: str, params: Any = ()) -> list[tuple]:
+        """A read-only statement's rows (for reports such as `status.collect`)."""
+        return self._rows(sql, params)
+
+    def prune(self, before: str, *, dry_run: bool = False) -> dict[str, int]:
+        """Remove history older than `before` (an ISO time) that exactly-once does not need;
+        how many events, payloads, deliveries and runs went (or would go)."""
+        counts: dict[str, int] = {}
+        unused = ("payloads", "FROM payloads WHERE digest NOT IN (SELECT source_digest FROM events WHERE source_digest "
+                  "IS NOT NULL UNION SELECT target_digest FROM events WHERE target_digest IS NOT NULL)", ())
+        try:
+            with self.transaction():
+                for name, where, params in (("events", self._PRUNABLE_EVENTS, (before,)),
+                                            ("webhook deliveries", self._PRUNABLE_DELIVERIES, (before,)),
+                                            ("runs", self._PRUNABLE_RUNS, (before,)), unused):
+                    counts[name] = self._execute(f"DELETE {where}", params).rowcount
+                if dry_run:
+                    raise _Undo()
+        except _Undo:
+            return counts
+        if not dry_run:
+            with self._lock:
+                self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                self.conn.execute("VACUUM")  # give the space back to the disk
+        return counts
+
     # --- search ---------------------------------------------------------------------------
     def search(self, query: str, limit: int = 200) -> list[dict[str, Any]]:
         """By order number first, then order id, e-mail, document number, then words in messages
         (logsearch.search, on this store's connection)."""
         return logsearch.search(self._rows, query, limit)
+
+
+class _Undo(Exception):
+    """Rolls a transaction back on purpose (a dry run's prune)."""
 
 
 def _storable(value: Any) -> Any:

@@ -37,10 +37,10 @@ from urllib.parse import urlsplit
 
 from iexsync import service
 from iexsync.config import Settings
-from iexsync.errors import ConfigError, LockBusy, UserError
+from iexsync.errors import ConfigError, LockBusy, TemporaryFailure, UsageError, UserError
 from iexsync.http import is_loopback
 from iexsync.redaction import redact
-from iexsync.shops.base import Shop, WebhookInvalid
+from iexsync.shops.base import WebhookInvalid, WebhookSource, webhook_source
 from iexsync.store import Store
 
 DEFAULT_HOST = "127.0.0.1"
@@ -67,7 +67,7 @@ _REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found"
 class Receiver:
     """The WSGI app. Thread-safe: each request opens its own connection to the log."""
 
-    def __init__(self, settings: Settings, shop: Shop, worker: "Worker | None" = None, *,
+    def __init__(self, settings: Settings, shop: WebhookSource, worker: "Worker | None" = None, *,
                  max_body: int = DEFAULT_MAX_BODY):
         self.settings = settings
         self.shop = shop
@@ -384,7 +384,7 @@ class WebhookServer:
         _open_log(settings).close()
         self.shop = service.open_shop(settings)
         try:
-            self.shop.check_webhooks()
+            webhook_source(self.shop, str(settings.shop["platform"])).check_webhooks()
         except BaseException:
             self.shop.close()
             raise
@@ -404,7 +404,8 @@ class WebhookServer:
             )
         except (OSError, ValueError) as exc:
             self.shop.close()
-            raise UserError(f"cannot listen on {host}:{port}: {getattr(exc, 'strerror', None) or exc}") from None
+            raise TemporaryFailure(f"cannot listen on {host}:{port}: {getattr(exc, 'strerror', None) or exc}; stop what "
+                                   "listens there or choose another --port") from None  # exit 75, not "an order failed"
 
     @property
     def address(self) -> tuple[str, int]:
@@ -481,7 +482,7 @@ def register(settings: Settings, url: str) -> list[dict[str, Any]]:
     check_public_url(url, str(settings.shop["platform"]))
     shop = service.open_shop(settings)
     try:
-        return shop.register_webhooks(url)
+        return webhook_source(shop, str(settings.shop["platform"])).register_webhooks(url)
     finally:
         shop.close()
 
@@ -498,9 +499,9 @@ def url_note(url: str, platform: str) -> str | None:
 def check_public_url(url: str, platform: str) -> None:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UserError(f"--url {url!r} is not an http(s) URL")
+        raise UsageError(f"--url {url!r} is not an http(s) URL")
     if parts.scheme == "http" and not is_loopback(parts.hostname):
-        raise UserError(
+        raise UsageError(
             f"--url {url} uses plain http: the shop would send every order in clear to it; use the https address "
             f"of the reverse proxy in front of `iexsync webhook serve` (e.g. https://{parts.hostname}/webhooks/{platform})"
         )

@@ -126,7 +126,7 @@ def test_changed_draft_is_updated_and_booked_change_is_a_warning(demo: Path, cli
     order["date_modified_gmt"] = "2026-03-01T10:00:00"
     path.write_text(json.dumps(order))
     result = cli("sync", "--config", demo, "--verbose")
-    assert "The order changed: invoice 3 updated" in result.output
+    assert "The order changed: invoice draft 3 updated" in result.output
     ledger = demo.parent / "books" / "ledger.beancount"
     assert ledger_entries(ledger).count("iexsync:woocommerce:1003:invoice") == 1
     assert '! "Nielsen Keramik"' in ledger.read_text()
@@ -135,16 +135,17 @@ def test_changed_draft_is_updated_and_booked_change_is_a_warning(demo: Path, cli
     # Book it, then change the money: never touched again, one warning naming the difference.
     write_config(demo, {"transfer": {"per_state": {"completed": {"document": "invoice", "book": True}}}})
     cli("sync", "--config", demo)
-    order["shipping_lines"][0]["total"] = "59.20"
-    order["shipping_total"] = "59.20"
-    order["total"] = "974.00"
+    order["shipping_lines"][0].update(total="59.20", total_tax="14.80", taxes=[{"id": 1, "total": "14.8", "subtotal": ""}])
+    order["shipping_total"], order["shipping_tax"] = "59.20", "14.80"
+    order["total"], order["total_tax"] = "979.00", "195.80"
+    order["tax_lines"][0]["shipping_tax_total"] = "14.80"
     path.write_text(json.dumps(order))
     booked_text = ledger.read_text()
     warned = cli("sync", "--config", demo, "--verbose")
     assert "changed after invoice 3 was booked" in warned.output
     warning = json.loads(cli("log", "search", "1003", "--config", demo, "--json").output)[0]
     assert warning["outcome"] == "warning"
-    assert "(net 763.20 → 783.20, gross 954.00 → 974.00 DKK)" in warning["message"]
+    assert "(net 763.20 → 783.20, vat 190.80 → 195.80, gross 954.00 → 979.00 DKK)" in warning["message"]
     assert ledger.read_text() == booked_text
     again = cli("sync", "--config", demo, "--verbose")
     assert "changed after" not in again.output  # the same warning is not logged twice
@@ -169,7 +170,8 @@ def test_fixing_the_config_retries_the_failed_order(demo: Path, cli) -> None:
     write_config(demo, {"transfer": {"require_sku": False}})
     result = cli("sync", "--config", demo, "--verbose")
     assert result.exit_code == 0
-    assert "Transferred as invoice 6" in result.output
+    assert "Transferred as invoice draft 6" in result.output
+    assert "Booked as booked invoice 6" in result.output
     assert "1009" in result.output
 
 

@@ -15,6 +15,7 @@ import requests
 from tests.fakes.economic import AGREEMENT_GRANT_TOKEN, APP_SECRET_TOKEN, SCHEMA_DIR, FakeEconomic
 from tests.fakes.server import FakeServer
 from tests.test_economic_support import economic_server, fake, plug  # noqa: F401 - fixtures
+from tests.vendor import needs_vendor
 
 EXAMPLES = SCHEMA_DIR / "examples"
 HEADERS = {"X-AppSecretToken": APP_SECRET_TOKEN, "X-AgreementGrantToken": AGREEMENT_GRANT_TOKEN, "Content-Type": "application/json"}
@@ -66,6 +67,7 @@ def test_a_resource_outside_the_grant_is_403(economic_server: FakeServer) -> Non
     assert Api(economic_server.url).get("/invoices/drafts").status_code == 200
 
 
+@needs_vendor("economic", "examples", "invoices.drafts.post.request.json")
 def test_the_vendor_example_bodies_are_accepted(fake: FakeEconomic, api: Api) -> None:
     fake.add_customer(customerNumber=1)
     fake.layouts[5] = {"layoutNumber": 5, "name": "Example"}
@@ -109,7 +111,7 @@ def test_every_write_is_validated_and_errors_mirror_the_request(fake: FakeEconom
     assert fake.drafts == {}
 
 
-def test_maxlength_and_types_come_from_the_vendor_schemas(fake: FakeEconomic, api: Api) -> None:
+def test_maxlength_and_types_come_from_the_write_schemas(fake: FakeEconomic, api: Api) -> None:
     fake.add_customer(customerNumber=1)
     fake.add_product("P1")
     response = api.send("POST", "/invoices/drafts", draft_body(references={"other": "x" * 251}, date=20260201))

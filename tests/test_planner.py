@@ -11,6 +11,7 @@ import copy
 import json
 import tempfile
 from dataclasses import replace
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ import yaml
 
 from iexsync import config, mapping
 from iexsync.document import DocumentKind
-from iexsync.model import Order, Refund
+from iexsync.model import LineKind, Order, Refund
 from iexsync.planner import NOT_ALLOWED, Action, Outcome, Step, decide, money
 from iexsync.shops.woocommerce.order import parse_order
 from iexsync.store import Transfer
@@ -88,14 +89,18 @@ class Reads:
 
 def summary(steps: list[Step]) -> list[tuple[str, str, str]]:
     """(outcome, action, document kind) per step: what the table compares."""
-    return [(step.outcome.value, step.action.value if step.action else "",
-             step.document.kind.value if step.document and step.action else "") for step in steps]
+    def kind(step: Step) -> str:
+        if not step.action:
+            return ""
+        return (step.document.kind if step.document else step.transfer.kind).value  # type: ignore[union-attr]
+
+    return [(step.outcome.value, step.action.value if step.action else "", kind(step)) for step in steps]
 
 
 TRANSFERRED = ("transferred", "create", "invoice")
 BOOK = ("booked", "book", "invoice")
 CREDITED = ("credited", "credit", "credit_note")
-WARNING = ("warning", "", "")
+WARNING = WAITS = ("warning", "", "")
 SKIPPED = ("skipped", "", "")
 
 # (case, order state, config overrides, transfers in the log, expected steps, refund reads)
@@ -114,6 +119,26 @@ TABLE = [
     ("refunds ignored", "completed", {"refunds": "ignore"}, [("invoice", True)], [], 0),
     ("processing: an order document, no credit", "processing", {}, [], [("transferred", "create", "order")], 0),
     ("state not allowed", "on-hold", {}, [], [SKIPPED], 0),
+    # Refunds are credited whatever state the order moves to, once it has an invoice.
+    ("refunded, refund not credited", "refunded", {}, [("invoice", True)], [CREDITED], 1),
+    ("refunded, refund credited", "refunded", {}, [("invoice", True), ("credit", True)], [SKIPPED], 0),
+    ("a custom state, refund not credited", "wc-returned", {}, [("invoice", True)], [CREDITED], 1),
+    ("refunded, the draft not booked", "refunded", {"per_state": {}}, [("invoice", False)], [WAITS], 1),
+    ("without book, the draft made now", "completed", {"per_state": {}}, [], [TRANSFERRED, WAITS], 1),
+    # Orders that leave the allowed states.
+    ("cancelled, nothing transferred", "cancelled", {}, [], [SKIPPED], 0),
+    ("cancelled, draft: deleted", "cancelled", {}, [("invoice", False)], [("updated", "delete", "invoice")], 0),
+    ("cancelled, order document: deleted", "cancelled", {}, [("order", False)], [("updated", "delete", "order")], 0),
+    ("cancelled, draft kept", "cancelled", {"cancelled_drafts": "keep"}, [("invoice", False)], [WARNING, WAITS], 1),
+    ("cancelled, booked: refund credited, invoice named", "cancelled", {}, [("invoice", True)], [CREDITED, WARNING], 1),
+    ("cancelled, booked, credit_note", "cancelled", {"cancelled_booked": "credit_note"}, [("invoice", True)],
+     [CREDITED, CREDITED], 1),
+    ("cancelled, booked, credit_note, all done", "cancelled", {"cancelled_booked": "credit_note"},
+     [("invoice", True), ("credit", True), ("cancellation", True)], [SKIPPED], 0),
+    ("a state listed as cancelled", "failed", {"cancelled_states": ["failed"]}, [("invoice", False)],
+     [("updated", "delete", "invoice")], 0),
+    # An order document made in processing, then completed: looked for as an invoice first.
+    ("completed after processing", "completed", {}, [("order", False)], [TRANSFERRED, BOOK, CREDITED], 1),
 ]
 
 
@@ -124,14 +149,18 @@ def test_the_decision_table(state, overrides, existing, expected, reads) -> None
     of = order(status=state)
     made = []
     for kind, booked, *changed in existing:
-        if kind == "invoice":
-            made.append(transfer(rules, of, INVOICE, booked=booked, changed=bool(changed)))
+        if kind in ("invoice", "order"):
+            made.append(transfer(rules, of, DocumentKind(kind), booked=booked, changed=bool(changed)))
+        elif kind == "cancellation":
+            note = mapping.build_cancellation(rules, of, mapping.build_document(rules, of, INVOICE), Decimal("125.00"))
+            made.append(replace(made[0], reference=note.reference, kind=CREDIT, refund_id="cancelled"))
         else:
             made.append(transfer(rules, of, CREDIT, booked=booked, refund_id="2001"))
     refunds = Reads(of)
     steps = decide(of, rules, made, refunds)
     assert summary(steps) == expected
     assert refunds.calls == reads  # the refunds' lines are read only while one waits
+    assert [step.waits for step in steps] == [step == WAITS and "waits" in s.message for step, s in zip(expected, steps)]
 
 
 def test_a_state_not_allowed_says_so() -> None:
@@ -144,12 +173,58 @@ def test_an_order_before_the_start_date_is_skipped_with_both_dates() -> None:
         (Outcome.SKIPPED, "Order created 2026-02-09, before the start date 2027-01-01")]
 
 
-def test_without_booking_a_refund_waits_for_the_invoice_and_says_so() -> None:
+def test_without_booking_a_refund_waits_for_the_draft_named_and_the_engine_asks_first() -> None:
     rules = settings(per_state={})  # completed: an invoice draft, book: false
     of = order()
-    steps = decide(of, rules, [transfer(rules, of, INVOICE, booked=False)], Reads(of))
+    draft = transfer(rules, of, INVOICE, booked=False)
+    steps = decide(of, rules, [draft], Reads(of))
+    assert [(s.outcome, s.message, s.waits, s.transfer) for s in steps] == [(Outcome.WARNING, (
+        "Refund 2001 (125.00 DKK) waits: invoice draft 7 is not booked in the accounting system (checked now); "
+        "the refund is credited on the first run after it is booked"), True, draft)]
+
+
+def test_a_shipping_only_refund_is_credited_on_shipping_at_its_own_rate() -> None:
+    rules, of = settings(), order()
+    shipping = next(line for line in of.lines if line.kind is LineKind.SHIPPING)
+    refund = Refund("2001", Decimal("61.25"), created=of.modified, lines=(replace(shipping, meta={}),))
+    steps = decide(of, rules, [transfer(rules, of, INVOICE, booked=True)], lambda: (refund,))
+    (credit,) = steps
+    assert credit.document is not None
+    assert [(l.kind, l.net, l.vat, l.vat_rate) for l in credit.document.lines] == [
+        (LineKind.SHIPPING, Decimal("49.00"), Decimal("12.25"), Decimal("25"))]
+    assert credit.document.totals.vat == Decimal("12.25")
+
+
+def test_a_cancelled_booked_invoice_is_named_in_the_warning_with_what_is_not_refunded() -> None:
+    rules, of = settings(), order(status="cancelled")
+    steps = decide(of, rules, [transfer(rules, of, INVOICE, booked=True), transfer(rules, of, CREDIT, booked=True,
+                                                                                  refund_id="2001")], Reads(of))
     assert [(s.outcome, s.message) for s in steps] == [(Outcome.WARNING, (
-        "Refund 2001 (125.00 DKK) waits: the invoice is not booked yet; it is credited once the invoice is booked"))]
+        "The order was cancelled after booked invoice 7 was booked; the invoice stays in the books and the VAT "
+        "return (481.25 DKK of it not refunded): credit it in the accounting system if the sale is void "
+        "(or set transfer.cancelled_booked: credit_note)"))]
+
+
+def test_a_cancellation_credit_note_credits_what_the_refunds_do_not() -> None:
+    rules, of = settings(cancelled_booked="credit_note"), order(status="cancelled")
+    invoice = transfer(rules, of, INVOICE, booked=True)
+    steps = decide(of, rules, [invoice, transfer(rules, of, CREDIT, booked=True, refund_id="2001")], Reads(of))
+    (credit,) = steps
+    assert credit.action is Action.CREDIT and credit.document is not None
+    assert credit.document.reference == "iexsync:woocommerce:1006:credit_note:cancelled"
+    assert credit.document.totals.gross == Decimal("606.25") - Decimal("125.00")
+    unrefunded = order("1001", status="cancelled")  # no refunds: the invoice reversed line for line
+    steps = decide(unrefunded, rules, [transfer(rules, unrefunded, INVOICE, booked=True)], Reads(unrefunded))
+    (credit,) = steps
+    invoice_lines = mapping.build_document(rules, unrefunded, INVOICE).lines
+    assert credit.document is not None and credit.document.lines == invoice_lines
+
+
+def test_an_invoice_after_an_order_document_is_looked_for_by_the_orders_reference() -> None:
+    rules, of = settings(), order()
+    steps = decide(of, rules, [transfer(rules, of, ORDER, booked=False)], Reads(of))
+    assert steps[0].action is Action.CREATE and steps[0].converted_from == "iexsync:woocommerce:1006:order"
+    assert decide(of, rules, [], Reads(of))[0].converted_from == ""  # no order document: nothing to look for
 
 
 def test_a_booked_invoice_whose_amounts_changed_gets_a_warning_naming_the_difference() -> None:

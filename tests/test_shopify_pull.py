@@ -59,7 +59,10 @@ def test_every_captured_order_reads_to_the_cent(fake, server) -> None:
     product, shipping = paid.lines
     assert (product.sku, product.quantity, product.net, product.vat, product.vat_rate) == ("MATH-PAID-TAX", 2, Decimal("24.00"), Decimal("2.40"), 10)
     assert (shipping.kind.value, shipping.net, shipping.vat, shipping.vat_rate) == ("shipping", Decimal("5.00"), Decimal("0.50"), 10)
-    assert product.meta["taxes"] == [{"title": "Paid taxable line tax", "rate": "10", "amount": "2.40", "country": ""}]
+    # No address on this order: taxed where the shop is.
+    assert product.meta["taxes"] == [{"title": "Paid taxable line tax", "rate": "10", "amount": "2.40", "country": "CA"}]
+    assert [(t.label, t.rate, t.amount, t.country) for t in paid.tax_lines] == [
+        ("Paid taxable line tax", 10, Decimal("2.40"), "CA"), ("Math Ground tax", 10, Decimal("0.50"), "CA")]
     # A code discount is allocated onto the line: booked at the original total minus the allocation.
     discounted = orders[str(ids["fixedDiscount"])].lines[0]
     assert discounted.net == Decimal("25.00") and discounted.meta["original_unit_price"] == "30.00"

@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from iexsync import errors
+from iexsync.engine import changed_orders
 from iexsync.shops.woocommerce import WooCommerceShop
 from tests.conftest import REPO
 from tests.fakes.economic import FakeEconomic
@@ -156,5 +157,5 @@ def test_a_read_retried_with_its_spent_nonce_is_a_temporary_failure(server) -> N
     # urllib3 sends the very same signed URL again.
     server.faults = lambda request: None if answered else answered.append(1) or Fault("reset_after")
     with pytest.raises(errors.TemporaryFailure, match="same OAuth nonce.*the next run signs afresh"):
-        list(shop(server, fake).changed_orders(None))
+        list(changed_orders(shop(server, fake), None))  # as a run reads them: the engine scopes the failure
     assert len(server.requests) == 2 and server.requests[0].query == server.requests[1].query

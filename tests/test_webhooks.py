@@ -617,7 +617,7 @@ def test_serve_says_when_the_port_is_taken(workspace, cli) -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         result = cli("webhook", "serve", "--config", workspace, "--port", str(taken.getsockname()[1]))
-    assert result.exit_code == 1 and "cannot listen on 127.0.0.1:" in result.output
+    assert result.exit_code == 75 and "cannot listen on 127.0.0.1:" in result.output
 
 
 def test_register_creates_the_order_webhooks_with_the_secret_and_replaces_its_own(fake, workspace, cli) -> None:
@@ -637,7 +637,7 @@ def test_register_creates_the_order_webhooks_with_the_secret_and_replaces_its_ow
 def test_register_refuses_plain_http_off_this_machine_and_a_missing_secret(fake, tmp_path, server, cli) -> None:
     path = write_config(tmp_path, server)
     plain = cli("webhook", "register", "--config", path, "--url", "http://shop-books.example.com/webhooks/woocommerce")
-    assert plain.exit_code == 1 and "plain http" in plain.output
+    assert plain.exit_code == 2 and "plain http" in plain.output
     assert fake.webhooks == {}
     local = cli("webhook", "register", "--config", path, "--url", "http://127.0.0.1:8080/webhooks/woocommerce")
     assert local.exit_code == 0, local.output

@@ -16,8 +16,11 @@ import pytest
 from iexsync import errors
 from iexsync.model import Order
 from iexsync.shops.base import BrokenOrder
-from iexsync.shops.woocommerce.shop import WooCommerceShop, _freeze_time, _http_date
-from tests.fakes.woocommerce import API, FakeWooCommerce, WooServer, _vendor
+from iexsync.shops.woocommerce.client import http_date as _http_date
+from iexsync.shops.woocommerce.pager import freeze_time as _freeze_time
+from iexsync.shops.woocommerce.shop import WooCommerceShop
+from tests.fakes import woocommerce_examples as examples
+from tests.fakes.woocommerce import API, FakeWooCommerce, WooServer
 
 NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=timezone.utc)
 CLOCK = [NOW]  # the fake shop's clock: it stands still within a pass, and moves on between passes
@@ -83,7 +86,7 @@ def at_call(number: int, change: Callable[[FakeWooCommerce], object]) -> Callabl
 
 def create(shop: FakeWooCommerce, order_id: int) -> None:
     """A new order, saved now."""
-    shop.add_order(_vendor("orders/order-727.json") | {"id": order_id})
+    shop.add_order(examples.order(727) | {"id": order_id})
     shop.modify(order_id)
 
 

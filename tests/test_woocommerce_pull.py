@@ -13,7 +13,9 @@ from iexsync.model import LineKind, Order
 from iexsync.money import round_money
 from iexsync.shops.base import BrokenOrder
 from iexsync.shops.woocommerce import WooCommerceShop
-from tests.fakes.woocommerce import API, FakeWooCommerce, WooServer, _vendor
+from tests.fakes import woocommerce_examples as examples
+from tests.fakes.woocommerce import API, FakeWooCommerce, WooServer
+from tests.vendor import needs_vendor, vendor_json
 
 
 @pytest.fixture
@@ -32,12 +34,13 @@ def by_id(items: list) -> dict[str, Order]:
 
 
 # --- the vendor's examples -----------------------------------------------------------------
+@needs_vendor("woocommerce", "orders", "order-727.json")
 def test_vendor_examples_arrive_with_every_line_and_the_right_vat(fake, shop) -> None:
     fake.load_vendor_examples()
     orders = by_id(list(shop.changed_orders(None)))
     assert sorted(orders) == ["723", "727", "728", "729"]
     for order_id, order in orders.items():
-        raw = _vendor(f"orders/order-{order_id}.json")
+        raw = vendor_json("woocommerce", "orders", f"order-{order_id}.json")
         products = [line for line in order.lines if line.kind is LineKind.PRODUCT]
         assert [line.text for line in products] == [i["name"].replace("&ndash;", "–") for i in raw["line_items"]]
         assert [line.quantity for line in products] == [Decimal(i["quantity"]) for i in raw["line_items"]]
@@ -61,7 +64,7 @@ def test_vendor_examples_arrive_with_every_line_and_the_right_vat(fake, shop) ->
 def test_since_asks_for_gmt_modification_times_and_includes_its_own_second(fake, server, shop) -> None:
     moment = datetime(2026, 3, 1, 12, 0, 0, tzinfo=timezone.utc)
     for order_id, offset in ((101, -7200), (102, -1), (103, 0), (104, 3600)):
-        raw = _vendor("orders/order-727.json") | {"id": order_id}
+        raw = examples.order(727) | {"id": order_id}
         raw["date_modified_gmt"] = (moment + timedelta(seconds=offset)).strftime("%Y-%m-%dT%H:%M:%S")
         raw["date_modified"] = (moment + timedelta(seconds=offset, hours=-3)).strftime("%Y-%m-%dT%H:%M:%S")
         fake.add_order(raw)
@@ -83,14 +86,14 @@ def test_a_shop_that_ignores_modified_after_still_yields_only_changed_orders(fak
 # --- broken orders, one order, states --------------------------------------------------------
 def test_an_unreadable_order_is_broken_alone_and_the_pass_goes_on(fake, shop) -> None:
     fake.load_vendor_examples()
-    broken = _vendor("orders/order-727.json") | {"id": 800, "number": "800", "currency": "US$"}
+    broken = examples.order(727) | {"id": 800, "number": "800", "currency": "US$"}
     fake.add_order(broken)
     items = by_id(list(shop.changed_orders(None)))
     assert sorted(items) == ["723", "727", "728", "729", "800"]
     assert isinstance(items["800"], BrokenOrder)
     assert "currency is 'US$'" in items["800"].error
     assert items["800"].number == "800" and items["800"].state == "processing"
-    assert items["800"].modified == datetime(2017, 3, 22, 19, 28, 8, tzinfo=timezone.utc)
+    assert items["800"].modified == datetime.fromisoformat(broken["date_modified_gmt"] + "+00:00")
     assert all(isinstance(items[k], Order) for k in ("723", "727", "728", "729"))
 
 

@@ -13,7 +13,9 @@ from iexsync import errors
 from iexsync.model import Order
 from iexsync.shops.woocommerce import WooCommerceShop
 from tests.fakes.server import Fault
-from tests.fakes.woocommerce import API, FakeWooCommerce, WooServer, _vendor
+from tests.fakes import woocommerce_examples as examples
+from tests.fakes.woocommerce import API, FakeWooCommerce, WooServer
+from tests.vendor import needs_vendor
 from tests.test_woocommerce_pull import fake, shop  # noqa: F401 - the same fixtures
 
 
@@ -31,6 +33,7 @@ def test_listing_orders_with_refunds_makes_only_the_list_calls(fake, server, sho
     assert all(len(order.refunds) == 2 and not any(r.lines for r in order.refunds) for order in refunded)
 
 
+@needs_vendor("woocommerce", "refunds", "refund-724.json")
 def test_refunds_of_an_order_cost_one_call_and_come_with_their_lines(fake, server, shop) -> None:
     fake.load_vendor_examples()
     orders = {item.order_id: item for item in shop.changed_orders(None)}
@@ -118,7 +121,7 @@ def test_refunds_of_a_bad_shape_are_that_orders_error_naming_the_field(fake, sho
 
 
 def test_refund_amounts_are_read_in_the_orders_currency(fake, shop) -> None:
-    raw = _vendor("orders/order-727.json") | {"id": 900, "currency": "JPY", "refunds": [{"id": 901, "total": "-100"}]}
+    raw = examples.order(727) | {"id": 900, "currency": "JPY", "refunds": [{"id": 901, "total": "-100"}]}
     fake.add_order(raw, refunds=[{"id": 901, "amount": "100.40", "reason": "", "line_items": []}])
     order = shop.get_order("900")
     assert isinstance(order, Order)

@@ -59,6 +59,19 @@ class Books(Protocol):
 
         `document` is what the draft should hold, so a connector can check its totals first."""
 
+    def status(self, ref: DocumentRef) -> DocumentRef | None:
+        """The document as the accounting system has it now (never a remembered answer):
+        booked or not, and its number there (booking renumbers it); None if it is gone.
+
+        The engine asks before it says that something waits for a booking, because a
+        bookkeeper may have booked the draft by hand. A connector without a cheaper read
+        answers `find(ref.reference, ref.kind)`."""
+
+    def delete(self, ref: DocumentRef) -> DocumentRef | None:
+        """Remove an unbooked document (invoice draft, order): None once it is gone (or was
+        gone already). A booked document is never removed: if it turns out booked (by hand,
+        meanwhile), return it as it is now, and nothing is changed."""
+
     def credit(self, ref: DocumentRef, document: Document, *, resume: bool = False) -> DocumentRef:
         """Write and book the credit note `document` against the booked `ref`.
 

@@ -94,16 +94,16 @@ class BeancountBooks:
         self._index: dict[str, _Entry] | None = None  # reference → entry, read once per run
         self._lock = threading.RLock()  # orders run on threads; the ledger is one file
         self._opened: set[str] = set()
-        self._counts: Counter[DocumentKind] = Counter()  # entries of each kind: the next number
+        self._counts: Counter[DocumentKind] = Counter()  # the highest number of each kind: the next is one more
         self._ending = b""  # the ledger's last two bytes: how the next append must begin
 
     @classmethod
     def from_config(cls, section: Mapping[str, Any], base_dir: Path) -> "BeancountBooks":
         path = (base_dir / section["path"]).resolve()
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ConfigError([f"accounting.path: cannot make the folder for {path}: {exc.strerror}"]) from None
+        # The folder is made by the first write (a dry run makes nothing); here only whether it can be.
+        existing = next(folder for folder in (path.parent, *path.parent.parents) if folder.exists())
+        if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+            raise ConfigError([f"accounting.path: cannot make the folder for {path}: {existing} is not a writable folder"])
         return cls(path, section.get("accounts", {}), section.get("open_date", "2000-01-01"))
 
     # --- the protocol ------------------------------------------------------------------------
@@ -139,6 +139,21 @@ class BeancountBooks:
         if not entry.booked:
             self._set_booked(entry)
         return self._require(ref.reference)
+
+    @_serialised
+    def status(self, ref: DocumentRef) -> DocumentRef | None:
+        return self.find(ref.reference, ref.kind)  # the ledger as it is on disk now (edited by hand, say)
+
+    @_serialised
+    def delete(self, ref: DocumentRef) -> DocumentRef | None:
+        """Remove an unbooked entry (a `!` invoice, an order entry); a booked one stays."""
+        entry = self._entries().get(ref.reference)
+        if entry is None:
+            return None
+        if entry.booked:
+            return _ref(entry)
+        self._replace(entry, [])
+        return None
 
     @_serialised
     def use_memory(self, memory: Any) -> None:
@@ -233,7 +248,10 @@ class BeancountBooks:
         assert self._index is not None
         for entry in entries:
             self._index[entry.reference] = entry
-            self._counts[entry.kind] += 1
+            # The highest number of each kind, not how many: after a draft was deleted (a
+            # cancelled order's) the next number must still be a new one.
+            highest = self._counts[entry.kind]
+            self._counts[entry.kind] = max(highest, int(entry.number) if entry.number.isdigit() else highest + 1)
         self._opened |= opened
 
     def _next_number(self, kind: DocumentKind) -> str:
@@ -261,6 +279,7 @@ class BeancountBooks:
         entry ends with a blank line, so a torn one (see _torn_tail) is told from a whole one."""
         opens = self._opens(block)
         if not self._file.exists():
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             text = "; Written by iexsync: one transaction per document; `iexsync-ref` ties each to its order.\n\n"
         else:
             text = {b"\n\n": "", b"": ""}.get(self._ending, "\n" if self._ending.endswith(b"\n") else "\n\n")

@@ -2,7 +2,9 @@
 
 A connector is constructed from its validated config section (`from_config`) and
 declares the JSON Schema of that section in `CONFIG_SCHEMA` (the properties besides
-`platform`); the config loader folds it into the one published schema.
+`platform`); the config loader folds it into the one published schema. A shop that can
+push orders also implements `WebhookSource`; one that cannot (a folder) implements nothing
+of it, and `iexsync webhook serve|register` say so.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, ClassVar, Protocol, Union
+from typing import Any, ClassVar, Protocol, Union, runtime_checkable
 
 from iexsync.model import Order, Refund
 
@@ -70,6 +72,13 @@ class Shop(Protocol):
     def states(self) -> list[tuple[str, int | None]]:
         """The shop's order states, with counts where the platform can tell."""
 
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class WebhookSource(Protocol):
+    """What a shop that pushes order changes implements besides `Shop`."""
+
     def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> bool:
         """Whether a webhook delivery is authentic (signature over the raw body, compared in
         constant time). The receiver asks this before anything else."""
@@ -82,15 +91,22 @@ class Shop(Protocol):
 
     def is_webhook_ping(self, headers: Mapping[str, str], body: bytes) -> bool:
         """Whether an unsigned request is the platform's handshake when a webhook is saved
-        (answered 200, nothing else). False where the platform sends none."""
+        (answered 200, nothing else). False where the platform sends no such handshake."""
 
     def check_webhooks(self) -> None:
-        """Raise ConfigError when deliveries cannot be verified as configured (no secret, or
-        a platform without webhooks): the receiver refuses to start rather than refuse all."""
+        """Raise ConfigError when deliveries cannot be verified as configured (no secret):
+        the receiver refuses to start rather than refuse all."""
 
     def register_webhooks(self, url: str) -> list[dict[str, Any]]:
         """Create the shop's order webhooks (created, updated) for `url`, signed with the
         configured secret, replacing earlier ones for the same URL; what was done, one
         dict per webhook ({"topic", "id", "status", "replaced": [ids]})."""
 
-    def close(self) -> None: ...
+
+def webhook_source(shop: Shop, platform: str) -> WebhookSource:
+    """The shop as a webhook source, or a ConfigError saying this platform sends none."""
+    if not isinstance(shop, WebhookSource):
+        from iexsync.errors import ConfigError
+
+        raise ConfigError([f"shop.platform: {platform} sends no webhooks; `iexsync sync` reads its orders"])
+    return shop

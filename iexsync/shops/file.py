@@ -3,7 +3,7 @@ and a platform-free way to test a config.
 
 Each `*.json` file holds one order (or a list of orders) in the WooCommerce REST v3 shape.
 A file that is not valid JSON, or an order that cannot be read, is an error for that
-order alone.
+order alone. A folder sends no webhooks: it is no WebhookSource.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
-from iexsync.errors import ConfigError, OrderError, OrderInvalid
+from iexsync.errors import ConfigError, OrderInvalid, OrderNotFound
 from iexsync.model import Order, Refund
-from iexsync.shops.base import BrokenOrder, ShopItem, WebhookDelivery
-from iexsync.shops.woocommerce.order import parse_order
+from iexsync.shops.base import BrokenOrder, ShopItem
+from iexsync.shops.woocommerce.order import TAX_BASIS_SCHEMA, parse_order
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
 
@@ -29,19 +29,21 @@ class FileShop:
         "required": ["path"],
         "properties": {
             "path": {"type": "string", "description": "A folder of order JSON files (WooCommerce REST v3 shape), relative to the config file."},
+            "tax_based_on": TAX_BASIS_SCHEMA,
         },
     }
     name = "file"
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, tax_basis: str = "shipping"):
         self.folder = folder
+        self.tax_basis = tax_basis
 
     @classmethod
     def from_config(cls, section: Mapping[str, Any], base_dir: Path) -> "FileShop":
         folder = (base_dir / section["path"]).resolve()
         if not folder.is_dir():
             raise ConfigError([f"shop.path: {folder} is not a folder of order files"])
-        return cls(folder)
+        return cls(folder, section.get("tax_based_on", "shipping"))
 
     def changed_orders(self, since: datetime | None) -> Iterator[ShopItem]:
         """Every order in the folder, whatever `since` says.
@@ -56,7 +58,7 @@ class FileShop:
         for item in self._all():
             if item.order_id == order_id:
                 return item
-        raise OrderError(f"order {order_id} is not in {self.folder} any more")
+        raise OrderNotFound(f"order {order_id} is not in {self.folder} any more")
 
     def refunds(self, order: Order) -> tuple[Refund, ...]:
         return order.refunds  # a file holds all there is to know
@@ -68,24 +70,6 @@ class FileShop:
                 counts[item.state] = counts.get(item.state, 0) + 1
         return sorted(counts.items())
 
-    # --- webhooks: a folder sends none ----------------------------------------------------
-    def verify_webhook(self, headers: Mapping[str, str], body: bytes) -> bool:
-        return False
-
-    def webhook_delivery(self, headers: Mapping[str, str], body: bytes) -> WebhookDelivery | None:
-        return None
-
-    def is_webhook_ping(self, headers: Mapping[str, str], body: bytes) -> bool:
-        return False
-
-    def check_webhooks(self) -> None:
-        raise ConfigError(["shop.platform: a folder of order files sends no webhooks; "
-                           "`iexsync sync` reads the folder"])
-
-    def register_webhooks(self, url: str) -> list[dict[str, Any]]:
-        self.check_webhooks()
-        return []
-
     def close(self) -> None:
         pass
 
@@ -94,10 +78,10 @@ class FileShop:
         with os.scandir(self.folder) as entries:
             names = sorted(e.name for e in entries if e.name.endswith(".json") and not e.name.startswith("."))
         for name in names:
-            yield from _read(self.folder / name)
+            yield from _read(self.folder / name, self.tax_basis)
 
 
-def _read(path: Path) -> Iterator[ShopItem]:
+def _read(path: Path, tax_basis: str = "shipping") -> Iterator[ShopItem]:
     try:
         if path.stat().st_size > MAX_FILE_BYTES:
             raise ValueError(f"it is larger than {MAX_FILE_BYTES // 1024 // 1024} MB")
@@ -108,7 +92,7 @@ def _read(path: Path) -> Iterator[ShopItem]:
     orders = data if isinstance(data, list) else [data]
     for index, raw in enumerate(orders):
         try:
-            yield parse_order(raw)
+            yield parse_order(raw, tax_basis=tax_basis)
         except OrderInvalid as exc:
             raw_id = raw.get("id") if isinstance(raw, dict) else None
             order_id = str(raw_id) if isinstance(raw_id, (int, str)) and not isinstance(raw_id, bool) and str(raw_id) else f"file:{path.name}#{index}"

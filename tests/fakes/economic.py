@@ -35,7 +35,6 @@ from __future__ import annotations
 import copy
 import json
 import math
-import os
 import re
 import threading
 import time
@@ -52,12 +51,17 @@ from jsonschema import Draft7Validator
 
 from tests.fakes import economic_filter
 from tests.fakes.server import Fault, FakeServer, Recorded
+from tests.vendor import VENDOR
 
 APP_SECRET_TOKEN = "fake-app-secret-token"
 AGREEMENT_GRANT_TOKEN = "fake-agreement-grant-token"
 
-# The vendor-doc schemas live beside the repo in shared/vendor (as for the WooCommerce fake).
-SCHEMA_DIR = Path(os.environ.get("IEXSYNC_VENDOR_DIR", Path(__file__).resolve().parents[3] / "shared" / "vendor")) / "economic"
+# The vendor-doc schemas live beside the repo in shared/vendor (tests/vendor.py).
+SCHEMA_DIR = VENDOR / "economic"
+# Each vendor schema → our own description of the part iexsync sends (tests/contract/economic).
+SCHEMAS = {"invoices.drafts.post": "document", "orders.drafts.post": "document", "invoices.booked.post": "booking",
+           "customers.post": "customer", "products.post": "product"}
+OURS = Path(__file__).resolve().parents[1] / "contract" / "economic"
 CENT = Decimal("0.01")
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 1000
@@ -136,10 +140,10 @@ class FakeEconomic:
         self.bodies: list[tuple[str, dict[str, Any]]] = []  # ("POST /invoices/drafts", body) in order
         self._rate = rate_limit
         self._window: list[float] = []
-        self._validators = {
-            name: Draft7Validator(_schema(name))
-            for name in ("invoices.drafts.post", "orders.drafts.post", "invoices.booked.post", "customers.post", "products.post")
-        }
+        # Every write is checked against the vendor's schema when this clone has it (CI
+        # does); without it, against our own description of what iexsync sends, which
+        # tests/contract checks against the vendor's in CI.
+        self._validators = {name: Draft7Validator(write_schema(name)) for name in SCHEMAS}
         self._seed(group_rates or {1: Decimal("25"), 2: Decimal("0")})
         self._routes = self._route_table()
 
@@ -235,6 +239,34 @@ class FakeEconomic:
     def mark_order_sent(self, number: int) -> None:
         with self.lock:
             self.sent_orders[number] = self.orders.pop(number)
+
+    # --- what the bookkeeper does in e-conomic's own screens ----------------------------
+    def book_by_hand(self, draft_number: int) -> int:
+        """The bookkeeper books an invoice draft (the default `book: false` leaves that to
+        them): a booked invoice with the next number; returns that number."""
+        with self.lock:
+            return self._booked_from_draft(draft_number)["bookedInvoiceNumber"]
+
+    def convert_order(self, order_number: int) -> int:
+        """The bookkeeper invoices an order (e-conomic's order → invoice flow, the "upgrade
+        to invoice draft" of GET /orders/drafts/:n/templates/upgrade-instructions/draftInvoice):
+        an invoice draft made from the order, carrying its customer, recipient, lines, notes
+        and references (`references.other` too: [ours], the template is the order's own
+        document as a draftInvoice); a draft order leaves /orders/drafts, a sent one is
+        archived in /orders/archived (the docs). Returns the invoice draft's number."""
+        with self.lock:
+            if order_number in self.orders:
+                order = self.orders.pop(order_number)
+            else:
+                order = self.sent_orders.pop(order_number)
+                self.archived_orders[order_number] = copy.deepcopy(order)
+            draft = {k: copy.deepcopy(v) for k, v in order.items() if k not in ("orderNumber", "templates")}
+            number = self._next["draft"]
+            self._next["draft"] += 1
+            draft["draftInvoiceNumber"] = number
+            draft["soap"] = {"currentInvoiceHandle": {"id": 1000 + number}}
+            self.drafts[number] = draft
+            return number
 
     # --- WSGI ---------------------------------------------------------------------------
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> list[bytes]:
@@ -771,6 +803,14 @@ class FakeEconomic:
             _annotate(tree, ["bookWithNumber"], {"errorCode": "FAKE_DUPLICATE", "message": "An invoice with this number is already booked.", "value": wanted})  # [ours]
         if tree:
             raise Reply(400, _validation(tree))
+        invoice = self._booked_from_draft(number, wanted)
+        view = self._view("invoices/booked", invoice, request.base)
+        view["pdf"] = {"self": f"{view['self']}/pdf"}
+        return 201, view, {"Location": view["self"]}
+
+    def _booked_from_draft(self, number: int, wanted: int | None = None) -> dict[str, Any]:
+        """Book draft `number`: it leaves the drafts and becomes a booked invoice, its
+        references and all, under the next booked number (or `wanted`)."""
         draft = self.drafts.pop(number)
         booked_number = wanted or max([self._next["booked"] - 1, *self.booked], default=0) + 1
         self._next["booked"] = max(self._next["booked"], booked_number + 1)
@@ -779,9 +819,7 @@ class FakeEconomic:
         invoice["remainder"] = invoice["grossAmount"]
         invoice["remainderInBaseCurrency"] = invoice["grossAmountInBaseCurrency"]
         self.booked[booked_number] = invoice
-        view = self._view("invoices/booked", invoice, request.base)
-        view["pdf"] = {"self": f"{view['self']}/pdf"}
-        return 201, view, {"Location": view["self"]}
+        return invoice
 
     def _book_with_number(self, request: "_Request", number: str) -> tuple:
         given = (request.body or {}).get("bookWithNumber") if isinstance(request.body, dict) else None
@@ -852,11 +890,11 @@ def dumps(value: Any) -> str:
     return json.dumps(value)
 
 
-def _schema(name: str) -> dict[str, Any]:
+def write_schema(name: str) -> dict[str, Any]:
+    """The vendor's schema for a write, or our own description of it in a clone without one."""
     path = SCHEMA_DIR / f"{name}.schema.json"
     if not path.exists():
-        raise FileNotFoundError(f"{path} is missing: the fake validates every write against the vendor-doc "
-                                "schemas (set IEXSYNC_VENDOR_DIR to the shared/vendor folder)")
+        path = OURS / f"{SCHEMAS[name]}.schema.json"
     return json.loads(path.read_text(encoding="utf-8"))
 
 

@@ -126,7 +126,9 @@ class ShopifyError(Exception):
 class FakeShopify:
     def __init__(self, *, token: str = TOKEN, scopes: tuple[str, ...] = ("read_orders", "read_all_orders"),
                  maximum: float = 2000, restore_rate: float = 100, now: datetime | None = None,
-                 currency: str = "CAD", timezone_name: str = "America/Toronto", client_secret: str = CLIENT_SECRET):
+                 currency: str = "CAD", timezone_name: str = "America/Toronto", client_secret: str = CLIENT_SECRET,
+                 country: str = "CA"):
+        self.country = country
         self.token = token
         self.scopes = set(scopes)
         self.maximum = maximum
@@ -230,7 +232,8 @@ class FakeShopify:
             return {"webhookSubscriptionCreate": self._create_webhook, "webhookSubscriptionDelete": self._delete_webhook}
         return {
             "orders": self._orders, "order": self._order, "node": self._node, "ordersCount": self._count,
-            "shop": {"ianaTimezone": self.timezone_name, "currencyCode": self.currency},
+            "shop": {"ianaTimezone": self.timezone_name, "currencyCode": self.currency,
+                     "billingAddress": {"countryCodeV2": self.country}},
             "currentAppInstallation": {"accessScopes": [{"handle": s} for s in sorted(self.scopes)]},
             "webhookSubscriptions": lambda info, **a: {"nodes": [dict(w) for w in self.webhooks]},
         }

@@ -52,6 +52,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, parse_qsl, quote, unquote, urlencode
 
+from tests.fakes import woocommerce_examples as examples
 from tests.fakes.server import FakeServer
 
 if TYPE_CHECKING:
@@ -59,8 +60,7 @@ if TYPE_CHECKING:
 
 API = "/wp-json/wc/v3"
 REPO = Path(__file__).resolve().parents[2]
-VENDOR_DIR = Path(os.environ.get("IEXSYNC_VENDOR_DIR", REPO.parent / "shared" / "vendor")) / "woocommerce"
-TEMPLATES = ("order-727.json", "order-728.json", "order-729.json", "order-723.json")
+TEMPLATES = examples.ORDER_IDS  # generate() cycles through these; the last carries the refunds
 CORE_STATUSES = {  # wc_get_order_statuses(), in WooCommerce's order
     "pending": "Pending payment", "processing": "Processing", "on-hold": "On hold", "completed": "Completed",
     "cancelled": "Cancelled", "refunded": "Refunded", "failed": "Failed",
@@ -466,7 +466,7 @@ class FakeWooCommerce:
         if order_id in self.refunds:
             return self.refunds[order_id]
         entry = self.orders[order_id]
-        if entry.recipe is not None and TEMPLATES[entry.recipe[0]] == "order-723.json":
+        if entry.recipe is not None and TEMPLATES[entry.recipe[0]] == 723:
             return self._built_refunds(entry)
         return []
 
@@ -488,10 +488,11 @@ class FakeWooCommerce:
         return order_id
 
     def load_vendor_examples(self) -> list[int]:
-        """The documentation's orders 723 (with refunds 726 and 724), 727, 728 and 729."""
-        refunds = [_vendor("refunds/refund-726.json"), _vendor("refunds/refund-724.json")]
-        ids = [self.add_order(_vendor("orders/order-723.json"), refunds=refunds)]
-        ids += [self.add_order(_vendor(f"orders/order-{n}.json")) for n in (727, 728, 729)]
+        """Orders 723 (with refunds 726 and 724), 727, 728 and 729: the documentation's, or
+        our lookalikes in a clone without the vendor folder (see woocommerce_examples)."""
+        refunds = [examples.refund(726), examples.refund(724)]
+        ids = [self.add_order(examples.order(723), refunds=refunds)]
+        ids += [self.add_order(examples.order(n)) for n in (727, 728, 729)]
         return ids
 
     def load_orders_dir(self, folder: Path) -> list[int]:
@@ -545,14 +546,18 @@ class FakeWooCommerce:
             self.orders.pop(order_id)
             self.refunds.pop(order_id, None)
 
-    def add_refund(self, order_id: int, amount: str, reason: str = "", line_items: list[dict] | None = None) -> dict[str, Any]:
-        """A refund as WooCommerce records one: its own object, a summary on the order, the order modified."""
+    def add_refund(self, order_id: int, amount: str, reason: str = "", line_items: list[dict] | None = None,
+                   shipping_lines: list[dict] | None = None, fee_lines: list[dict] | None = None) -> dict[str, Any]:
+        """A refund as WooCommerce records one: its own object, a summary on the order, the order modified.
+        Its lines (negative amounts) as the REST API lists them: products, shipping and fees
+        (WC_REST_Order_Refunds_V2_Controller::get_formatted_item_data)."""
         with self._lock:
             refund_id = max([*self.orders, *(r["id"] for rs in self.refunds.values() for r in rs)]) + 1
             now = self._tick()
             refund = {"id": refund_id, "date_created": self._local(now), "date_created_gmt": _wc(now),
                       "amount": amount, "reason": reason, "refunded_by": 1, "refunded_payment": False,
-                      "meta_data": [], "line_items": line_items or []}
+                      "meta_data": [], "line_items": line_items or [], "shipping_lines": shipping_lines or [],
+                      "tax_lines": [], "fee_lines": fee_lines or []}
             existing = self.refunds_json(order_id)
             self.refunds[order_id] = [refund, *existing]
             self.modify(order_id, lambda raw: raw.__setitem__(
@@ -630,7 +635,7 @@ class FakeWooCommerce:
 
     def _load_templates(self) -> None:
         if self._templates is None:
-            self._templates = [_vendor(f"orders/{name}") for name in TEMPLATES]
+            self._templates = [examples.order(n) for n in TEMPLATES]
 
     def _build(self, entry: _Entry) -> dict[str, Any]:
         self._load_templates()
@@ -678,7 +683,7 @@ class FakeWooCommerce:
     def _built_refunds(self, entry: _Entry) -> list[dict[str, Any]]:
         """Order 723's refunds, renumbered: the shipping (ids +2) and one returned album (+1)."""
         if self._refund_templates is None:
-            self._refund_templates = [_vendor("refunds/refund-726.json"), _vendor("refunds/refund-724.json")]
+            self._refund_templates = [examples.refund(726), examples.refund(724)]
         shipping, album = copy.deepcopy(self._refund_templates)
         refunds = []
         for refund, offset in ((shipping, 2), (album, 1)):
@@ -809,14 +814,6 @@ class _Args:
         if parsed.tzinfo is not None:
             parsed = parsed.astimezone(timezone.utc)
         return parsed.replace(tzinfo=timezone.utc)
-
-
-def _vendor(name: str) -> dict[str, Any]:
-    path = VENDOR_DIR / name
-    if not path.exists():
-        raise FileNotFoundError(f"{path} is missing: the fake builds orders from the vendor examples "
-                                "(set IEXSYNC_VENDOR_DIR to the shared/vendor folder)")
-    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def _parse(value: Any, keep_zone: bool = False) -> datetime | None:

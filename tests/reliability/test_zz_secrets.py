@@ -182,8 +182,10 @@ def test_failing_runs_print_no_secret(tmp_path: Path, tally) -> None:
         flaky = FaultyProxy(server.url, lambda e: "reset_after" if e.method == "POST" and e.seq % 3 == 0 else (
             "status_503_after" if e.method == "POST" and e.seq % 5 == 0 else None))
         with flaky:
-            commands = {False: [("sync", "--verbose"), ("sync", "--dry-run"), ("log", "search", "50001")],
-                        True: [("sync", "--verbose"), ("states",), ("config", "check")]}
+            # Query-string auth over plain http is refused before anything is sent (exit 78); the
+            # runs after this loop use the last config, with header auth.
+            commands = {True: [("sync", "--verbose"), ("states",), ("config", "check")],
+                        False: [("sync", "--verbose"), ("sync", "--dry-run"), ("log", "search", "50001")]}
             for query_auth, runs in commands.items():
                 folder = tmp_path / f"qs{int(query_auth)}"
                 config = write_config(folder, flaky.url, shop=shop_section(woo.url, query_string_auth=query_auth))
@@ -201,6 +203,7 @@ def test_failing_runs_print_no_secret(tmp_path: Path, tally) -> None:
     tally.note(f"exit codes seen: {codes}")
     tally.note("seconds: " + ", ".join(f"{' '.join(r.args[3:5])} {r.returncode} {r.seconds:.1f}" for r in outputs))
     assert 77 in codes and 75 in codes
+    assert [r.returncode for r in outputs[:2]] == [78, 78], "query-string auth over http must be refused"
     for result in outputs:
         assert "Traceback" not in result.stderr, result.stderr[-3000:]
         for name, needle in needles.items():

@@ -142,6 +142,15 @@ class EconomicApi:
     def put(self, path: str, body: dict[str, Any], *, subject: str = "", line_labels: list[str] | None = None) -> Any:
         return self._write("PUT", path, body, subject, line_labels)
 
+    def delete(self, path: str, *, subject: str = "") -> bool:
+        """DELETE a resource; False when it was not there (404). Like PUT, sent again when
+        its answer was lost: deleting one resource twice cannot remove two."""
+        response = self._send("DELETE", path, b"")
+        if response.status_code == 404:
+            return False
+        self._raise_for(response, subject)
+        return True
+
     def _write(self, method: str, path: str, body: dict[str, Any], subject: str, line_labels: list[str] | None) -> Any:
         data = dumps(body).encode()
         for attempt in range(WRITE_RETRIES_ON_429 + 1):
@@ -161,9 +170,9 @@ class EconomicApi:
         try:
             return self.client.request(method, path, data=data)
         except errors.OutcomeUnknown:
-            if method != "PUT":
+            if method not in ("PUT", "DELETE"):
                 raise  # a POST may have created something: only a lookup can tell
-            # PUT replaces the whole document: sending it again cannot do it twice.
+            # PUT replaces the whole document, DELETE removes one: sending either again cannot do it twice.
             return self.client.request(method, path, data=data)
 
     # --- errors -----------------------------------------------------------------------

@@ -142,6 +142,13 @@ CONFIG_SCHEMA: dict[str, Any] = {
             "null: such an order is an error naming the country and rate.",
             None, nullable=True,
         ),
+        "foreign_vat_zones": {
+            "type": "object", "default": {},
+            "propertyNames": {"pattern": "^[A-Z]{2}$"},
+            "additionalProperties": _int("The VAT zone for this country's VAT.", None),
+            "description": "Country (ISO code) → VAT zone, for VAT of a country outside the EU that the shop charges "
+                           "(e.g. NO: Norway's VOEC); without one such an order is an error naming the country.",
+        },
         "products": _object(
             "How lines find their e-conomic products.",
             {
@@ -223,6 +230,7 @@ class EconomicSettings:
     customer_payment_terms: int = 1
     vat_zones: Mapping[str, int] = field(default_factory=lambda: {"domestic": 1, "eu": 2, "abroad": 3, "exempt": 4})
     oss_zone: int | None = None
+    foreign_vat_zones: Mapping[str, int] = field(default_factory=dict)
     auto_create_products: bool = True
     product_groups: Mapping[str, int] = field(default_factory=lambda: {"standard": 1, "vat_free": 2})
     default_sku: str | None = None
@@ -268,6 +276,7 @@ class EconomicSettings:
             customer_payment_terms=customers["payment_terms"],
             vat_zones=get(section, top, "vat_zones"),
             oss_zone=get(section, top, "oss"),
+            foreign_vat_zones=dict(get(section, top, "foreign_vat_zones")),
             auto_create_products=products["auto_create"],
             product_groups=get(products, product_schema, "product_groups"),
             default_sku=products["default_sku"],

@@ -28,6 +28,7 @@ from iexsync.books.base import Memory
 from iexsync.books.economic.api import EconomicApi, filter_value
 from iexsync.books.economic.body import BodyLine, draft_body, exact_lines
 from iexsync.toolkit.cache import OnceCache, Recent, Remembered
+from iexsync.toolkit.totals import totals_problem
 from iexsync.books.economic.config import CONFIG_SCHEMA, EconomicSettings
 from iexsync.books.economic.customers import CustomerDirectory
 from iexsync.books.economic.products import ProductCatalog
@@ -96,6 +97,7 @@ class Draft:
 class EconomicBooks:
     CONFIG_SCHEMA: ClassVar[dict[str, Any]] = CONFIG_SCHEMA
     name = "economic"
+    max_workers: ClassVar[int | None] = None  # as many as transfer.workers: the rate limit paces them
 
     def __init__(self, settings: EconomicSettings, api: EconomicApi | None = None):
         self.settings = settings
@@ -154,7 +156,33 @@ class EconomicBooks:
                 return self._ref(place, found[0], reference)
         return None
 
+    def status(self, ref: DocumentRef) -> DocumentRef | None:
+        """The document as e-conomic has it now. A draft still in its collection: one GET.
+        Gone from there (booked by hand, converted, deleted): looked for by its reference."""
+        if ref.booked:
+            return ref  # booked is for good
+        place = ORDER_DRAFTS if ref.kind is DocumentKind.ORDER else INVOICE_DRAFTS
+        if ref.number.isdigit():
+            item = self.api.get(f"{place.path}/{ref.number}", missing_ok=True)
+            if item is not None:
+                return self._ref(place, item, ref.reference)
+        return self.find(ref.reference, ref.kind)
+
     # --- writing ------------------------------------------------------------------------
+    def delete(self, ref: DocumentRef) -> DocumentRef | None:
+        """Delete an invoice or order draft. Already gone: looked up, in case it was booked
+        (then returned, untouched) rather than deleted by hand."""
+        if ref.booked:
+            return ref
+        place = ORDER_DRAFTS if ref.kind is DocumentKind.ORDER else INVOICE_DRAFTS
+        if self.api.delete(f"{place.path}/{int(ref.number)}", subject=f"the deletion of {_name(ref)}"):
+            return None
+        found = self.find(ref.reference, ref.kind)
+        if found is None or found.booked:
+            return found
+        # Still a draft, elsewhere (an order marked sent): delete it where it is.
+        return None if self.api.delete(found.remote_id, subject=f"the deletion of {_name(found)}") else found
+
     def create(self, document: Document) -> DocumentRef:
         if document.kind is DocumentKind.CREDIT_NOTE:
             original = self.find(document.credits_reference, DocumentKind.INVOICE) if document.credits_reference else None
@@ -365,7 +393,9 @@ class EconomicBooks:
         if line.kind is LineKind.FEE:
             if _is_rounding(line):
                 return self.products.special("rounding")
-            return special("refund" if credit else "fee")
+            return special("fee")
+        if line.kind is LineKind.REFUND:  # a refund's amount that no returned line accounts for
+            return special("refund")
         if line.sku:
             return self.products.product(line.sku, line.text, vat_free, line.unit_net, label)
         if self.settings.default_sku:
@@ -409,17 +439,8 @@ class EconomicBooks:
 
     # --- totals ------------------------------------------------------------------------
     def _totals_problem(self, document: Document, remote: Totals) -> str | None:
-        expected = document.totals
-        tolerance = self.settings.tolerance
-        gross_off = expected.gross - remote.gross
-        vat_off = expected.vat - remote.vat
-        if abs(gross_off) <= tolerance and abs(vat_off) <= tolerance:
-            return None
-        return (
-            f"totals differ: the shop says {expected.gross} {document.currency} (VAT {expected.vat}), "
-            f"e-conomic computed {remote.gross} (VAT {remote.vat}), more than the tolerance "
-            f"{tolerance} apart; check the VAT zone and the products' groups"
-        )
+        return totals_problem(document.totals, remote, self.settings.tolerance, document.currency, "e-conomic",
+                              "check the VAT zone and the products' groups")
 
     def _draft_totals(self, ref: DocumentRef) -> Totals | None:
         draft = self.api.get(f"{INVOICE_DRAFTS.path}/{ref.number}", missing_ok=True)

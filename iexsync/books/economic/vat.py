@@ -1,102 +1,69 @@
-"""Which e-conomic VAT zone a document goes in: decided by the VAT the shop actually charged.
+"""Which e-conomic VAT zone a document goes in: the core's VAT treatment (`iexsync.vat`), mapped.
 
 e-conomic computes VAT itself from the recipient's VAT zone and each product's group, so
-the zone must reproduce what the shop charged:
-- VAT charged at the home country's rates → domestic, whatever the delivery country;
-- VAT charged at other rates to a consumer in another EU country → the OSS zone;
-- no VAT, an EU business with a VAT number → eu (reverse charge);
-- no VAT, a buyer outside the EU → abroad;
-- no VAT, a buyer at home → exempt (a zero total → domestic: there is nothing to tax).
-Anything else cannot be booked truthfully and is a MappingError saying why.
-
-A known limit: when an EU consumer's own rate equals a home rate (25 % in SE and DK),
-the amounts cannot tell OSS from domestic VAT; such an order is treated as domestic.
+the zone must reproduce what the shop charged, and the treatment says what that was by the
+country whose VAT was charged (never by comparing rates: 25 % is Danish and Swedish VAT):
+- home-country VAT → `vat_zones.domestic`, whatever the delivery country;
+- another EU country's VAT (an EU consumer under OSS) → `oss`;
+- a non-EU country's VAT (Norway's VOEC, the UK) → `foreign_vat_zones.<country>`;
+- no VAT, an EU business with a valid VAT number → `vat_zones.eu` (reverse charge);
+- no VAT, a buyer outside the EU → `vat_zones.abroad`;
+- no VAT on a home sale → `vat_zones.exempt` (a zero total → domestic: nothing to tax).
+A treatment the config has no zone for is a MappingError naming country, rate and key.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
 
+from iexsync import vat
 from iexsync.books.economic.config import EconomicSettings
 from iexsync.document import Document
-from iexsync.errors import MappingError
 from iexsync.model import Customer
-from iexsync.money import ZERO, format_rate
 
-EU = frozenset(
-    "AT BE BG CY CZ DE DK EE ES FI FR GR HR HU IE IT LT LU LV MT NL PL PT RO SE SI SK".split()
-)
-
-# Standard and reduced VAT rates of EU member states, including rates that changed in
-# 2024-2025 (FI 24→25.5, EE 22→24, SK 20→23, RO 19→21): an order may predate the change.
-# [K] background knowledge, see the report; only the home country's row is ever used.
-HOME_RATES: dict[str, frozenset[Decimal]] = {
-    country: frozenset(Decimal(r) for r in rates.split())
-    for country, rates in {
-        "AT": "20 13 10", "BE": "21 12 6", "BG": "20 9", "CY": "19 9 5 3", "CZ": "21 12 15 10",
-        "DE": "19 7", "DK": "25", "EE": "24 22 20 13 9 5", "ES": "21 10 5 4", "FI": "25.5 24 14 13.5 10",
-        "FR": "20 10 5.5 2.1", "GR": "24 13 6", "HR": "25 13 5", "HU": "27 18 5", "IE": "23 13.5 9 4.8",
-        "IT": "22 10 5 4", "LT": "21 9 5", "LU": "17 16 14 13 8 7 3", "LV": "21 12 5", "MT": "18 7 5",
-        "NL": "21 9", "PL": "23 8 5", "PT": "23 13 6", "RO": "21 19 11 9 5", "SE": "25 12 6",
-        "SI": "22 9.5 5", "SK": "23 20 19 10 5",
-    }.items()
+# The treatment → the config key that sets its zone (named in errors).
+ZONE_KEYS = {
+    vat.Treatment.DOMESTIC.value: "accounting.vat_zones.domestic",
+    vat.Treatment.REVERSE_CHARGE.value: "accounting.vat_zones.eu",
+    vat.Treatment.EXPORT.value: "accounting.vat_zones.abroad",
+    vat.Treatment.EXEMPT.value: "accounting.vat_zones.exempt",
+    vat.Treatment.OSS.value: "accounting.oss to the VAT zone for One-Stop-Shop sales",
+    vat.Treatment.FOREIGN.value: "accounting.foreign_vat_zones.<country> (e.g. NO: 5)",
 }
 
 
 @dataclass(frozen=True)
 class ZoneChoice:
-    kind: str  # domestic | eu | abroad | exempt | oss
+    kind: str  # a vat.Treatment value (domestic | oss | foreign | reverse_charge | export | exempt) or "as invoiced"
     number: int
 
     @property
     def applies_home_vat(self) -> bool:
         """In the domestic zone the product group decides the VAT: VAT-free lines need VAT-free products."""
-        return self.kind == "domestic"
+        return self.kind == vat.Treatment.DOMESTIC.value
+
+
+def zone_choices(settings: EconomicSettings) -> dict[str, int | None]:
+    zones = settings.vat_zones
+    choices: dict[str, int | None] = {
+        vat.Treatment.DOMESTIC.value: zones["domestic"],
+        vat.Treatment.REVERSE_CHARGE.value: zones["eu"],
+        vat.Treatment.EXPORT.value: zones["abroad"],
+        vat.Treatment.EXEMPT.value: zones["exempt"],
+        vat.Treatment.OSS.value: settings.oss_zone,
+    }
+    choices.update({f"foreign:{country}": zone for country, zone in settings.foreign_vat_zones.items()})
+    return choices
+
+
+def choose_zone(document: Document, settings: EconomicSettings) -> ZoneChoice:
+    treatment = vat.classify(document, settings.home_country)
+    keys = {**ZONE_KEYS, "foreign": ZONE_KEYS["foreign"].replace("<country>", treatment.country)}
+    return ZoneChoice(treatment.kind.value, vat.pick(treatment, zone_choices(settings), keys))
 
 
 def buyer_country(customer: Customer, home: str) -> str:
     return customer.billing.country or customer.shipping.country or home
-
-
-def choose_zone(document: Document, settings: EconomicSettings) -> ZoneChoice:
-    home = settings.home_country
-    zones = settings.vat_zones
-    country = buyer_country(document.customer, home)
-    charged = {line.vat_rate for line in document.lines if line.vat != ZERO}
-    home_in_eu = home in EU
-    foreign_eu = home_in_eu and country in EU and country != home
-
-    if charged:
-        home_rates = HOME_RATES.get(home)
-        if home_rates is None or charged <= home_rates:
-            return ZoneChoice("domestic", zones["domestic"])
-        rates = ", ".join(f"{format_rate(r)} %" for r in sorted(charged - home_rates, reverse=True))
-        if foreign_eu:
-            if settings.oss_zone is not None:
-                return ZoneChoice("oss", settings.oss_zone)
-            raise MappingError(
-                f"VAT at {rates} was charged to a buyer in {country}, the EU One-Stop-Shop case; "
-                "set accounting.oss to the e-conomic VAT zone for OSS sales"
-            )
-        raise MappingError(
-            f"VAT at {rates} was charged to a buyer in {country}, but that is not a {home} VAT rate "
-            f"({', '.join(format_rate(r) + ' %' for r in sorted(home_rates, reverse=True))}); "
-            "check the shop's tax settings or accounting.home_country"
-        )
-
-    net = sum((line.net for line in document.lines), ZERO)
-    if country == home:
-        return ZoneChoice("domestic" if net == ZERO else "exempt", zones["domestic" if net == ZERO else "exempt"])
-    if foreign_eu:
-        if document.customer.vat_number or net == ZERO:
-            return ZoneChoice("eu", zones["eu"])
-        raise MappingError(
-            f"no VAT was charged to {document.customer.name} in {country}, who has no VAT number: "
-            "an EU consumer pays VAT. If the buyer is a business, put its VAT number on the order; "
-            "otherwise check the shop's tax settings"
-        )
-    return ZoneChoice("abroad", zones["abroad"])
 
 
 def customer_zone(customer: Customer, settings: EconomicSettings) -> int:
@@ -105,7 +72,7 @@ def customer_zone(customer: Customer, settings: EconomicSettings) -> int:
     country = buyer_country(customer, home)
     if country == home:
         return settings.vat_zones["domestic"]
-    if home in EU and country in EU:
+    if vat.is_eu(home) and vat.is_eu(country):
         return settings.vat_zones["eu"] if customer.vat_number else settings.vat_zones["domestic"]
     return settings.vat_zones["abroad"]
 

@@ -20,7 +20,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from iexsync.errors import OrderInvalid
-from iexsync.model import Address, Customer, Line, LineKind, Order, Payment, Refund
+from iexsync.model import Address, Customer, Line, LineKind, Order, Payment, Refund, TaxLine
 from iexsync.money import ZERO, MoneyError, parse_decimal, round_money
 from iexsync.shops.shopify.states import state_of
 from iexsync.timeutil import parse_time
@@ -33,11 +33,12 @@ VAT_NUMBER_KEYS = ("vat_number", "vat", "vat_id", "tax_id", "cvr")
 T = TypeVar("T")
 
 
-def parse_order(raw: Any, *, currency: str = "shop", zone: tzinfo | None = None) -> Order:
-    """The canonical order for one `OrderFields` node; `zone` is the shop's time zone."""
+def parse_order(raw: Any, *, currency: str = "shop", zone: tzinfo | None = None, shop_country: str = "") -> Order:
+    """The canonical order for one `OrderFields` node; `zone` is the shop's time zone,
+    `shop_country` where it is (the country taxed on an order with no address)."""
     if not isinstance(raw, dict):
         raise OrderInvalid(f"the order is {type(raw).__name__}, expected an object")
-    return _guard(lambda: _Reader(raw, currency, zone).order())
+    return _guard(lambda: _Reader(raw, currency, zone, shop_country).order())
 
 
 def parse_refund(order: Order, raw: Any, *, currency: str = "shop") -> Refund:
@@ -63,8 +64,9 @@ def _guard(read: Callable[[], T]) -> T:
 
 
 class _Reader:
-    def __init__(self, raw: dict[str, Any], currency: str, zone: tzinfo | None):
+    def __init__(self, raw: dict[str, Any], currency: str, zone: tzinfo | None, shop_country: str = ""):
         self.raw = raw
+        self.shop_country = shop_country.upper()
         self.side = "presentmentMoney" if currency == "presentment" else "shopMoney"
         self.zone = zone
         code_key = "presentmentCurrencyCode" if currency == "presentment" else "currencyCode"
@@ -126,6 +128,11 @@ class _Reader:
         lines += [self.shipping_line(item, f"shippingLines[{i}].", country) for i, item in enumerate(self.nodes(raw, "shippingLines"))]
         custom = self.custom_fields()
         created = self.time("processedAt", required=False) or self.time("createdAt")
+        taxes: dict[tuple[str, str], Decimal] = {}  # (title, rate) → amount, over lines and shipping
+        for line in lines:
+            for tax in line.meta["taxes"]:
+                key = (tax["title"], tax["rate"])
+                taxes[key] = taxes.get(key, ZERO) + Decimal(tax["amount"])
         return Order(
             order_id=legacy,
             number=self.text(raw, "name").lstrip("#") or legacy,
@@ -143,17 +150,22 @@ class _Reader:
             customer_note=self.text(raw, "note"),
             custom_fields=custom,
             refunds=tuple(self.refund_summary(r, f"refunds[{i}].") for i, r in enumerate(self.nodes(raw, "refunds"))),
+            tax_lines=tuple(TaxLine(rate_id=f"{title}:{rate}", rate_code=title.upper(), country=country,
+                                    rate=Decimal(rate), label=title, amount=amount)
+                            for (title, rate), amount in taxes.items()),
+            tax_basis="shipping" if self.address_country("shippingAddress") else "billing",
             source=SOURCE,
             raw=raw,
         )
 
     def taxed_country(self) -> str:
-        """Shopify taxes by the shipping address (the billing one for orders not shipped)."""
-        for key in ("shippingAddress", "billingAddress"):
-            address = self.raw.get(key)
-            if isinstance(address, dict) and self.text(address, "countryCodeV2"):
-                return self.text(address, "countryCodeV2").upper()
-        return ""
+        """Shopify taxes by the shipping address, the billing one for orders not shipped, and
+        at the shop's own location for an order with neither (a sale in the shop)."""
+        return self.address_country("shippingAddress") or self.address_country("billingAddress") or self.shop_country
+
+    def address_country(self, key: str) -> str:
+        address = self.raw.get(key)
+        return self.text(address, "countryCodeV2").upper() if isinstance(address, dict) else ""
 
     def taxes(self, item: dict[str, Any], path: str, country: str) -> tuple[Decimal, Decimal, list[dict[str, Any]]]:
         """(VAT amount, rate in percent, the tax lines per rate with the country taxed)."""

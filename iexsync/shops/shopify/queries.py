@@ -143,6 +143,6 @@ mutation WebhookDelete($id: ID!) {
 
 SHOP = "ShopZone", """
 query ShopZone {
-  shop { ianaTimezone currencyCode }
+  shop { ianaTimezone currencyCode billingAddress { countryCodeV2 } }
 }
 """

@@ -38,6 +38,7 @@ class ShopifyShop:
         self.page_size = settings.page_size
         self.order_cost: float | None = None  # requested points per order in a page, learnt from answers
         self._zone: tzinfo | None = None
+        self._country = ""  # the shop's own country, read with its time zone
         self._scopes: set[str] | None = None
         self.webhooks = webhooks.Webhooks(self.client, settings.webhook_secret)
 
@@ -108,7 +109,7 @@ class ShopifyShop:
                                number=str((raw or {}).get("name") or "").lstrip("#"), raw=raw if isinstance(raw, dict) else {})
         try:
             self._complete_lines(raw)
-            return parse_order(raw, currency=self.settings.currency, zone=self.zone())
+            return parse_order(raw, currency=self.settings.currency, zone=self.zone(), shop_country=self._country)
         except errors.OrderInvalid as exc:
             return BrokenOrder(order_id=order_id, error=exc.message, number=str(raw.get("name") or "").lstrip("#"),
                                modified=_time(raw.get("updatedAt")), raw=raw if isinstance(raw, dict) else {})
@@ -172,7 +173,9 @@ class ShopifyShop:
         """The shop's time zone, for document dates (read once)."""
         if self._zone is None:
             operation, document = queries.SHOP
-            name = ((self.client.query(operation, document).data.get("shop")) or {}).get("ianaTimezone")
+            shop = (self.client.query(operation, document).data.get("shop")) or {}
+            name = shop.get("ianaTimezone")
+            self._country = str((shop.get("billingAddress") or {}).get("countryCodeV2") or "").upper()
             try:
                 self._zone = ZoneInfo(str(name)) if name else timezone.utc
             except (ZoneInfoNotFoundError, ValueError):

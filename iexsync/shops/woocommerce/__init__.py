@@ -1,4 +1,6 @@
-"""The WooCommerce shop connector: REST API v3 (`shop`) and its order reader (`order`)."""
+"""The WooCommerce shop connector: the shop (`shop`), its REST client and errors (`client`),
+the order list's paging decisions (`pager`), webhooks (`webhooks`) and the order reader
+(`order`)."""
 
 from iexsync.shops.woocommerce.shop import WooCommerceShop
 

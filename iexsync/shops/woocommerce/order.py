@@ -19,8 +19,9 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any, Callable, TypeVar
 
+from iexsync import vat as vat_rules
 from iexsync.errors import OrderInvalid
-from iexsync.model import Address, Customer, Line, LineKind, Order, Payment, Refund
+from iexsync.model import Address, Customer, Line, LineKind, Order, Payment, Refund, TaxLine
 from iexsync.money import ZERO, MoneyError, parse_decimal, parse_money, quantum, round_money
 from iexsync.timeutil import parse_time
 
@@ -34,21 +35,33 @@ VAT_NUMBER_KEYS = (
 )
 EAN_KEYS = ("_billing_ean", "billing_ean", "_ean", "ean", "_billing_ean_number", "ean_number")
 
+# The shop's "Calculate tax based on" setting (WooCommerce → Settings → Tax), which no order
+# carries: a connector's config takes it as `tax_based_on`.
+TAX_BASIS_SCHEMA: dict[str, Any] = {
+    "enum": ["shipping", "billing", "base"], "default": "shipping",
+    "description": "The address the shop taxes by (WooCommerce → Settings → Tax → Calculate tax based on): "
+                   "shipping (WooCommerce's default), billing, or base (the shop's own address). "
+                   "It places a tax rate that names no country, and a sale without VAT.",
+}
+
 MAX_TEXT = 2000  # a line text longer than this is cut: no accounting system takes more
 
 T = TypeVar("T")
 
 
-def parse_order(raw: Any, refunds: list[dict[str, Any]] | None = None) -> Order:
+def parse_order(raw: Any, refunds: list[dict[str, Any]] | None = None, *, tax_basis: str = "shipping") -> Order:
     """The canonical order for one WooCommerce order object.
 
     Its refunds are the summaries in the order's own `refunds` array (id, amount, reason);
     `refunds`, the order's refund objects from /orders/<id>/refunds, replaces them with the
-    full ones (see `parse_refunds`).
+    full ones (see `parse_refunds`). `tax_basis` is the shop's "Calculate tax based on"
+    setting (shipping, billing or base), which the order itself does not carry.
     """
     if not isinstance(raw, dict):
         raise OrderInvalid(f"the order is a {type(raw).__name__}, expected a JSON object")
-    return _read(("the order is", "the order has"), lambda: _Reader(_without_lone_surrogates(raw)).order(
+    reader = _Reader(_without_lone_surrogates(raw))
+    reader.tax_basis = tax_basis
+    return _read(("the order is", "the order has"), lambda: reader.order(
         _without_lone_surrogates(refunds) if refunds is not None else None))
 
 
@@ -88,6 +101,7 @@ class _Reader:
     def __init__(self, raw: dict[str, Any]):
         self.raw = raw
         self.currency = "USD"
+        self.tax_basis = "shipping"
 
     # --- fields -------------------------------------------------------------------------
     def field(self, obj: dict[str, Any], key: str, path: str, kind: type | tuple[type, ...], default: Any = ...) -> Any:
@@ -122,17 +136,31 @@ class _Reader:
         except ValueError as exc:
             raise OrderInvalid(str(exc)) from None
 
-    def local_time(self, key: str, required: bool = True) -> datetime | None:
+    def local_time(self, key: str, required: bool = True, obj: dict[str, Any] | None = None,
+                   path: str = "") -> datetime | None:
         """The UTC instant from `<key>_gmt`, shown in the shop's own offset.
 
         WooCommerce sends the shop's local time and its GMT twin, both without offset;
-        their difference is the shop's offset, so the invoice date is the shop's date.
+        their difference is the shop's offset at that instant (DST included), so a
+        document's date is the shop's date: 00:30 on 1 July in Copenhagen is 1 July.
+        `obj` is the object holding the pair (the order itself unless given).
         """
+        obj = self.raw if obj is None else obj
         gmt_key = f"{key}_gmt"
-        if not self.raw.get(gmt_key):
-            return self.time(key, required)
-        instant = self.time(gmt_key, required)
-        local = self.time(key, required=False) if self.raw.get(key) else None
+
+        def at(name: str) -> datetime | None:
+            value = obj.get(name)
+            if value in (None, "") and not required:
+                return None
+            try:
+                return parse_time(value, f"{path}{name}")
+            except ValueError as exc:
+                raise OrderInvalid(str(exc)) from None
+
+        if not obj.get(gmt_key):
+            return at(key)
+        instant = at(gmt_key)
+        local = at(key) if obj.get(key) else None
         if instant is None or local is None:
             return instant
         offset = (local - instant).total_seconds()
@@ -161,6 +189,7 @@ class _Reader:
         created = self.local_time("date_created")
         modified = self.local_time("date_modified")
         paid = self.local_time("date_paid", required=False)
+        completed = self.local_time("date_completed", required=False)
         rates = self.tax_rates()
         lines: list[Line] = []
         lines += self.product_lines(rates)
@@ -176,6 +205,7 @@ class _Reader:
             created=created,
             modified=modified,
             paid=paid,
+            completed=completed,
             customer=self.customer(custom),
             lines=tuple(lines),
             shop_total=self.money(raw, "total", ""),
@@ -189,6 +219,8 @@ class _Reader:
             customer_note=self.text(raw, "customer_note"),
             custom_fields=custom,
             refunds=self.refunds(refunds),
+            tax_lines=self.tax_lines(rates),
+            tax_basis=self.tax_basis,
             source=SOURCE,
             raw=raw,
         )
@@ -219,6 +251,23 @@ class _Reader:
                 raise OrderInvalid(f"tax_lines[{index}].rate_percent is {percent!r}, expected 0 to 100")
         return rates
 
+    def tax_lines(self, rates: dict[str, Decimal | None]) -> tuple[TaxLine, ...]:
+        """The order's taxes with the country each one's VAT belongs to.
+
+        WooCommerce names a rate COUNTRY-STATE-NAME-PRIORITY in `rate_code` (empty parts
+        left out, so a rate for every country starts with its name: `MOMS-1`); the
+        country is its first part when that is an ISO country code and more follows.
+        """
+        result = []
+        for index, tax in enumerate(self.items("tax_lines")):
+            path = f"tax_lines[{index}]."
+            rate_id = str(self.field(tax, "rate_id", path, (int, str)))
+            code = self.text(tax, "rate_code", path).upper()
+            amount = self.money(tax, "tax_total", path, "0") + self.money(tax, "shipping_tax_total", path, "0")
+            result.append(TaxLine(rate_id=rate_id, rate_code=code, country=rate_code_country(code),
+                                  rate=rates.get(rate_id), label=self.text(tax, "label", path), amount=amount))
+        return tuple(result)
+
     def line_rate(
         self, item: dict[str, Any], path: str, rates: dict[str, Decimal | None], net: Decimal, vat: Decimal,
         tax_key: str = "total",
@@ -248,7 +297,14 @@ class _Reader:
             return ZERO
         known = [rates.get(rate_id) for rate_id in charged]
         if all(rate is not None for rate in known):
-            return sum(known, ZERO)  # type: ignore[arg-type]
+            rate = sum(known, ZERO)  # type: ignore[arg-type]
+            # The rate the tax lines name must be the one the amounts were taxed at (a cent of
+            # rounding and a tenth of a percent aside): else the books would carry the wrong rate.
+            if net != ZERO and abs(net * rate / 100 - vat) > Decimal("0.02") + abs(net) / 1000:
+                raise OrderInvalid(
+                    f"{path}total_tax is {vat} on {net}, which is not the {rate.normalize():f} % that tax_lines "
+                    "give for its rate; check the shop's tax rates")
+            return rate
         if net == ZERO:
             raise OrderInvalid(f"{path}total is 0 but VAT {vat} was charged; cannot tell the VAT rate")
         # Trust the unrounded amounts only where they agree with the line's own VAT.
@@ -425,39 +481,23 @@ class _Reader:
         )
 
     def refund(self, item: Any, path: str) -> Refund:
+        """One refund object: its returned products, and the shipping and fees it gave back
+        (`shipping_lines`, `fee_lines`, which WooCommerce's refunds carry since 3.x), each
+        at the VAT rate the order charged on it. Amounts come negative; kept positive here."""
         if not isinstance(item, dict):
             raise OrderInvalid(f"{path[:-1]} is {_show(item)}, expected an object")
+        rates = self.tax_rates()
         returned = []
-        line_items = item.get("line_items") or []
-        if not isinstance(line_items, list):
-            raise OrderInvalid(f"{path}line_items is {_show(line_items)}, expected a list")
-        for index, line in enumerate(line_items):
-            line_path = f"{path}line_items[{index}]."
-            if not isinstance(line, dict):
-                raise OrderInvalid(f"{line_path[:-1]} is {_show(line)}, expected an object")
-            net = abs(self.money(line, "total", line_path))
-            vat = abs(self.money(line, "total_tax", line_path, "0"))
-            try:
-                quantity = abs(parse_decimal(line.get("quantity", 1), f"{line_path}quantity")) or Decimal(1)
-            except MoneyError as exc:
-                raise OrderInvalid(str(exc)) from None
-            returned.append(
-                Line(
-                    kind=LineKind.PRODUCT,
-                    text=self.text(line, "name", line_path),
-                    sku=self.text(line, "sku", line_path),
-                    quantity=quantity,
-                    unit_net=unit_price(net, quantity),
-                    net=net,
-                    vat=vat,
-                    vat_rate=derive_rate(net, vat) if net and vat else ZERO,
-                )
-            )
-        created = item.get("date_created_gmt")
-        try:
-            created_at = parse_time(created, f"{path}date_created_gmt") if created else None
-        except ValueError as exc:
-            raise OrderInvalid(str(exc)) from None
+        for key, kind, name_key, default in _REFUNDED_LINES:
+            lines = item.get(key) or []
+            if not isinstance(lines, list):
+                raise OrderInvalid(f"{path}{key} is {_show(lines)}, expected a list")
+            for index, line in enumerate(lines):
+                line_path = f"{path}{key}[{index}]."
+                if not isinstance(line, dict):
+                    raise OrderInvalid(f"{line_path[:-1]} is {_show(line)}, expected an object")
+                returned.append(self.refunded_line(line, line_path, rates, kind, self.text(line, name_key, line_path) or default))
+        created_at = self.local_time("date_created", required=False, obj=item, path=path)
         return Refund(
             refund_id=str(self.field(item, "id", path, (int, str))),
             amount=abs(self.money(item, "amount", path)),
@@ -465,6 +505,39 @@ class _Reader:
             created=created_at,
             lines=tuple(returned),
         )
+
+    def refunded_line(self, line: dict[str, Any], path: str, rates: dict[str, Decimal | None], kind: LineKind,
+                      text: str) -> Line:
+        """A refund's line, positive. Its rate is the one the order charged (its `taxes`
+        name the order's tax rates); derived from the amounts where the shop names none."""
+        signed_net = self.money(line, "total", path)
+        signed_vat = self.money(line, "total_tax", path, "0")
+        net, vat = abs(signed_net), abs(signed_vat)
+        quantity = Decimal(1)
+        if kind is LineKind.PRODUCT:
+            try:
+                quantity = abs(parse_decimal(line.get("quantity", 1), f"{path}quantity")) or Decimal(1)
+            except MoneyError as exc:
+                raise OrderInvalid(str(exc)) from None
+        rate = self.line_rate(line, path, rates, signed_net, signed_vat) if net and vat else ZERO
+        return Line(
+            kind=kind,
+            text=text,
+            sku=self.text(line, "sku", path) if kind is LineKind.PRODUCT else "",
+            quantity=quantity,
+            unit_net=unit_price(net, quantity),
+            net=net,
+            vat=vat,
+            vat_rate=rate,
+        )
+
+
+# A refund's lists of lines: key, what they are, the key naming a line, the name without one.
+_REFUNDED_LINES = (
+    ("line_items", LineKind.PRODUCT, "name", ""),
+    ("shipping_lines", LineKind.SHIPPING, "method_title", "Shipping"),
+    ("fee_lines", LineKind.FEE, "name", "Fee"),
+)
 
 
 def unit_price(net: Decimal, quantity: Decimal) -> Decimal:
@@ -474,24 +547,19 @@ def unit_price(net: Decimal, quantity: Decimal) -> Decimal:
     return (net / quantity).quantize(Decimal("0.0001"))
 
 
-# Standard and reduced VAT rates in use (EU member states, UK, NO, CH): a rate derived
-# from rounded amounts snaps to the nearest of these when it is within the rounding error.
-KNOWN_RATES = tuple(
-    Decimal(r)
-    for r in (
-        "27", "26", "25.5", "25", "24", "23", "22", "21", "20", "19", "18", "17", "16", "15", "14",
-        "13.5", "13", "12", "11", "10", "9.5", "9", "8.1", "8", "7.7", "7", "6", "5.5", "5",
-        "4", "3.8", "3", "2.6", "2.5", "2.1", "0",
-    )
-)
+def rate_code_country(code: str) -> str:
+    """SE of `SE-MOMS-1`; empty for `MOMS-1` (a rate for every country) or a code of one part."""
+    first, dash, _ = code.partition("-")
+    return first if dash and vat_rules.is_country(first) else ""
 
 
-def derive_rate(net: Decimal, vat: Decimal) -> Decimal:
-    """The VAT percent implied by rounded amounts; snapped to a known rate when close."""
-    raw_rate = vat / net * 100
+def derive_rate(net: Decimal, vat_amount: Decimal) -> Decimal:
+    """The VAT percent implied by rounded amounts; snapped to a rate in use in Europe
+    (the maintained rates data, see iexsync.vat) when it is within the rounding error."""
+    raw_rate = vat_amount / net * 100
     # Both amounts are rounded to the cent, so the true rate lies within this band.
     slack = (Decimal("0.005") / abs(net) + Decimal("0.005") / abs(net) * abs(raw_rate) / 100) * 100
-    for known in KNOWN_RATES:
+    for known in vat_rules.rates_in_use():
         if abs(known - raw_rate) <= slack:
             return known
     return round_money(raw_rate, "USD")
