@@ -12,22 +12,12 @@ import yaml
 
 from tests.conftest import REPO, bean_check, ledger_entries
 from tests.fakes.economic import FakeEconomic
-from tests.fakes.shopify import TOKEN, FakeShopify, ShopifyServer, skip_reason
+from tests.fakes.shopify import TOKEN, ShopifyServer, skip_reason
 from tests.test_economic_support import economic_server, plug, section  # noqa: F401
+from tests.test_shopify_pull import fake, server  # noqa: F401  (the fake Shopify, one server a module)
 
 pytestmark = pytest.mark.skipif(skip_reason() is not None, reason=skip_reason() or "")
 ENV = {"SHOPIFY_ACCESS_TOKEN": TOKEN}
-
-
-@pytest.fixture(scope="module")
-def server():
-    with ShopifyServer() as running:
-        yield running
-
-
-@pytest.fixture
-def fake(server: ShopifyServer) -> FakeShopify:
-    return server.use(FakeShopify())
 
 
 def config(folder: Path, server: ShopifyServer, transfer: dict | None = None, accounting: dict | None = None, **shop) -> Path:

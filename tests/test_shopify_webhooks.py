@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 import pytest
-import requests
 
 from iexsync.shops.base import WebhookInvalid
 from iexsync.shops.shopify import ShopifyShop
