@@ -234,7 +234,8 @@ class Engine:
         again, so the refund is credited and a booked invoice is never updated; still a draft,
         the wait is true."""
         transfers = self.store.transfers_for(order.order_id)
-        steps = planner.decide(order, self.settings, transfers, refunds)
+        state_match = getattr(self.shop, "state_match", None)  # a state with parts (Shopify)
+        steps = planner.decide(order, self.settings, transfers, refunds, state_match)
         waited_for = {step.transfer.reference: step.transfer for step in steps
                       if step.transfer and (step.waits or step.action is Action.UPDATE)}
         booked, gone = {}, set()
@@ -245,7 +246,8 @@ class Engine:
             elif now.booked:
                 booked[reference] = self._booked_by_hand(order, transfer, now)
         if booked:
-            steps = planner.decide(order, self.settings, [booked.get(t.reference, t) for t in transfers], refunds)
+            steps = planner.decide(order, self.settings, [booked.get(t.reference, t) for t in transfers], refunds,
+                                   state_match)
         return [_gone(step) if step.waits and step.transfer and step.transfer.reference in gone else step
                 for step in steps]
 

@@ -80,11 +80,17 @@ Refunds = Callable[[], tuple[Refund, ...]]
 WAITED_FOR = "{draft}"
 
 
-def decide(order: Order, settings: Settings, transfers: Iterable[Transfer], refunds: Refunds) -> list[Step]:
+StateMatch = Callable[[str, tuple[str, ...]], tuple[str | None, str]]
+
+
+def decide(order: Order, settings: Settings, transfers: Iterable[Transfer], refunds: Refunds,
+           state_match: StateMatch | None = None) -> list[Step]:
     """What should happen to `order` now. `transfers`: the documents the log holds for this
     order; `refunds`: reads the refunds with their lines (called at most once, and only
-    when a refund is not credited yet). Raises OrderError (MappingError) for an order that
-    cannot become a document under this config."""
+    when a refund is not credited yet); `state_match`: for a shop whose state has parts
+    (Shopify: financial+fulfilment), the allowed entry the state matches, or None and the
+    part not allowed. Raises OrderError (MappingError) for an order that cannot become a
+    document under this config."""
     rules = settings.transfer
     start = rules.start_date
     if start and order.created.date() < start:
@@ -93,9 +99,10 @@ def decide(order: Order, settings: Settings, transfers: Iterable[Transfer], refu
     if reason:
         return [Step(Outcome.SKIPPED, f"Skipped by the filter {reason!r}")]
     known = {transfer.reference: transfer for transfer in transfers}
-    rule = rules.rule_for(order.state)
+    entry, why = state_match(order.state, rules.allowed_states) if state_match else (order.state, "")
+    rule = rules.rule_for(entry) if entry else None
     if rule is None:
-        return _outside(order, settings, known, refunds)
+        return _outside(order, settings, known, refunds, why)
     kind = DocumentKind(rule.document)
     document = mapping.build_document(settings, order, kind)
     existing = known.get(document.reference)
@@ -122,7 +129,8 @@ def decide(order: Order, settings: Settings, transfers: Iterable[Transfer], refu
     return steps
 
 
-def _outside(order: Order, settings: Settings, known: dict[str, Transfer], refunds: Refunds) -> list[Step]:
+def _outside(order: Order, settings: Settings, known: dict[str, Transfer], refunds: Refunds,
+             why: str = "") -> list[Step]:
     """An order in a state that is not transferred. Nothing was transferred: skipped. Its
     documents from an earlier state stay what they are, but its refunds are still credited
     (a fully refunded order is `refunded`), and a cancelled order's documents are deleted
@@ -131,9 +139,10 @@ def _outside(order: Order, settings: Settings, known: dict[str, Transfer], refun
     invoice = known.get(mapping.reference(settings, order, DocumentKind.INVOICE))
     documents = [t for t in (known.get(mapping.reference(settings, order, DocumentKind.ORDER)), invoice) if t]
     if not documents:
-        return [Step(Outcome.SKIPPED, NOT_ALLOWED)]
+        return [Step(Outcome.SKIPPED, f"{NOT_ALLOWED}: {why}" if why else NOT_ALLOWED)]
     steps: list[Step] = []
-    cancelled = order.state in rules.cancelled_states
+    # A state with parts (Shopify's paid+fulfilled+cancelled) is cancelled when a part is.
+    cancelled = order.state in rules.cancelled_states or any(p in rules.cancelled_states for p in order.state.split("+"))
     if cancelled:
         for transfer in documents:
             if transfer.booked:

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 SHOPS = {
     "file": "iexsync.shops.file:FileShop",
     "woocommerce": "iexsync.shops.woocommerce:WooCommerceShop",
+    "shopify": "iexsync.shops.shopify:ShopifyShop",
 }
 BOOKS = {
     "beancount": "iexsync.books.beancount:BeancountBooks",
