@@ -268,7 +268,7 @@ class Client:
         self.limiter.acquire()
         self.calls += 1
         try:
-            return self._send(method, url, kwargs)
+            return self._transmit(method, url, kwargs)
         except requests.exceptions.ConnectTimeout as exc:
             raise errors.RemoteUnavailable(self._describe(method, url, "timed out connecting")) from _clean(exc)
         except requests.exceptions.SSLError as exc:
@@ -297,7 +297,7 @@ class Client:
                 raise errors.OutcomeUnknown(self._describe(method, url, f"answer broke off ({type(exc).__name__})")) from _clean(exc)
             raise errors.RemoteUnavailable(self._describe(method, url, type(exc).__name__)) from _clean(exc)
 
-    def _send(self, method: str, url: str, kwargs: dict[str, Any]) -> requests.Response:
+    def _transmit(self, method: str, url: str, kwargs: dict[str, Any]) -> requests.Response:
         try:
             return self.session.request(method, url, **kwargs)
         finally:
