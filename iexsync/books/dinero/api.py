@@ -29,6 +29,7 @@ from iexsync.books.dinero.config import DineroSettings
 from iexsync.books.dinero.errors import NO_PRO, NO_RESULTS, NOT_FOUND, UNAUTHORISED, DELETED, describe_rejection, error_code
 from iexsync.http import Client, classify_status, strip_query
 from iexsync.redaction import redact
+from iexsync.toolkit.exactjson import exact_json
 
 WHAT = "Dinero"
 PAGE_SIZE = 1000  # the documented maximum: one request for any realistic lookup
@@ -56,17 +57,7 @@ def pacing(settings: DineroSettings) -> tuple[float, int]:
 
 def dumps(value: Any) -> str:
     """JSON with Decimals as exact numbers; floats refused (money is never float)."""
-    if value is None or isinstance(value, (bool, str, int)):
-        return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, Decimal):
-        if not value.is_finite():
-            raise ValueError(f"{value} is not a number Dinero accepts")
-        return format(value, "f")
-    if isinstance(value, dict):
-        return "{" + ",".join(f"{json.dumps(str(k))}:{dumps(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, (list, tuple)):
-        return "[" + ",".join(dumps(v) for v in value) + "]"
-    raise TypeError(f"cannot send a {type(value).__name__} to Dinero")
+    return exact_json(value, "Dinero")
 
 
 def filterable(value: str) -> bool:

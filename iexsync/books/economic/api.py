@@ -20,6 +20,7 @@ from iexsync import errors
 from iexsync.books.economic.errors import describe_rejection
 from iexsync.http import Client, classify_status, strip_query
 from iexsync.redaction import redact
+from iexsync.toolkit.exactjson import exact_json
 
 WHAT = "e-conomic"
 PAGE_SIZE = 1000  # the documented maximum: one request for any realistic lookup
@@ -49,19 +50,7 @@ def resource_id(value: str) -> str:
 
 def dumps(value: Any) -> str:
     """JSON with Decimals written as exact numbers; None refused (e-conomic rejects null)."""
-    if isinstance(value, bool) or isinstance(value, (str, int)):
-        return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, Decimal):
-        if not value.is_finite():
-            raise ValueError(f"{value} is not a number e-conomic accepts")
-        return format(value, "f")
-    if isinstance(value, dict):
-        return "{" + ",".join(f"{json.dumps(str(k))}:{dumps(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, (list, tuple)):
-        return "[" + ",".join(dumps(v) for v in value) + "]"
-    if value is None:
-        raise ValueError("null is not accepted by e-conomic; leave the property out")
-    raise TypeError(f"cannot send a {type(value).__name__} to e-conomic")  # floats included
+    return exact_json(value, "e-conomic", null=False)
 
 
 def loads(response: requests.Response) -> Any:
