@@ -112,3 +112,19 @@ class Remembered:
     def checked(self, key: str) -> None:
         with self._guard:
             self._recalled.pop(key, None)
+
+    def forget_gone(self, gone: Callable[[str, str], bool | None]) -> list[str]:
+        """After a write refused because of something taken on trust: ask `gone(key, value)`
+        of each entry recalled unchecked (None: not this write's concern), forget the gone
+        ones, and return their keys."""
+        stale = []
+        for key, value in self.unchecked().items():
+            answer = gone(key, value)
+            if answer is None:
+                continue
+            self.checked(key)
+            if answer:
+                stale.append(key)
+        for key in stale:
+            self.forget(key)
+        return stale

@@ -352,22 +352,18 @@ class DineroBooks:
 
     def _forget_stale(self, body: Mapping[str, Any]) -> bool:
         used = {body.get("ContactGuid")} | {line.get("ProductGuid") for line in body.get("ProductLines") or []}
-        stale = []
-        for key, value in self.memory.unchecked().items():
+
+        def gone(key: str, value: str) -> bool | None:
             if value not in used:
-                continue
-            kind = key.partition(":")[0]
+                return None
+            kind, _, name = key.partition(":")
             if kind in ("contact", "contact-exists"):
-                gone = not self.contacts.exists(value if kind == "contact" else key.partition(":")[2])
-            elif kind == "product":
-                gone = not self.products.exists(value)
-            else:
-                continue
-            self.memory.checked(key)
-            if gone:
-                stale.append(key)
-        for key in stale:
-            self.memory.forget(key)
+                return not self.contacts.exists(value if kind == "contact" else name)
+            if kind == "product":
+                return not self.products.exists(value)
+            return None
+
+        stale = self.memory.forget_gone(gone)
         if stale:
             log.warning("Dinero no longer has what an earlier run found (%s); looked up again", ", ".join(stale))
             self.contacts.cache.clear()

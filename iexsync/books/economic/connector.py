@@ -343,22 +343,18 @@ class EconomicBooks:
         customer = str(body["customer"]["customerNumber"])
         products = {str(line["product"]["productNumber"]) for line in body["lines"] if "product" in line}
         layout = str(body["layout"]["layoutNumber"])
-        stale = []
-        for key, value in self.memory.unchecked().items():
+
+        def gone(key: str, value: str) -> bool | None:
             kind, _, name = key.partition(":")
             if kind == "customer" and value == customer or kind == "customer-exists" and name == customer:
-                gone = not self.customers.exists(int(customer))
-            elif kind == "product" and name in products:
-                gone = not self.products.exists(name)
-            elif kind == "layout" and value == layout:
-                gone = self.api.get(f"layouts/{layout}", missing_ok=True) is None
-            else:
-                continue
-            self.memory.checked(key)
-            if gone:
-                stale.append(key)
-        for key in stale:
-            self.memory.forget(key)
+                return not self.customers.exists(int(customer))
+            if kind == "product" and name in products:
+                return not self.products.exists(name)
+            if kind == "layout" and value == layout:
+                return self.api.get(f"layouts/{layout}", missing_ok=True) is None
+            return None
+
+        stale = self.memory.forget_gone(gone)
         if stale:
             log.warning("e-conomic no longer has what an earlier run found (%s); looked up again", ", ".join(stale))
             self.customers.cache.clear()
