@@ -134,6 +134,7 @@ def test_refund_amounts_are_read_in_the_orders_currency(fake, shop) -> None:
 
 
 # --- HPOS: the refunds endpoint's amounts are wrong, the order's summary is right ---------------
+@needs_vendor("woocommerce", "refunds", "refund-724.json")  # the vendor's refund amounts
 def test_with_hpos_storage_refund_amounts_and_reasons_come_from_the_orders_summary(fake, server, shop) -> None:
     fake.load_vendor_examples()
     fake.use_hpos()  # GET /orders/<id>/refunds now answers "0.00" and no reason, as WooCommerce 7.8 does
@@ -156,6 +157,7 @@ def test_a_refund_the_orders_summary_does_not_name_is_an_error_never_a_zero_cred
         shop.refunds(without_724)
 
 
+@needs_vendor("woocommerce", "refunds", "refund-724.json")  # the vendor's refund amounts
 def test_a_refund_whose_amount_the_orders_summary_contradicts_is_an_error(fake, server, shop) -> None:
     fake.load_vendor_examples()
     fake.refunds[723][1]["amount"] = "8.00"  # the order's summary says 9.00
