@@ -15,6 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from iexsync import exchange
 from iexsync.toolkit.settings import with_defaults
 
 DEFAULT_URL = "https://restapi.e-conomic.com"
@@ -112,6 +113,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
             "description": "Seconds to wait for an answer. A read is then retried; a write whose answer did not "
                            "come in time is looked up by its reference on the next run, never sent again blindly.",
         },
+        "exchange_rates": exchange.SCHEMA,
         "customers": _object(
             "How the buyer becomes an e-conomic customer.",
             {
@@ -241,6 +243,7 @@ class EconomicSettings:
     method_terms: Mapping[str, Terms] = field(default_factory=dict)
     tolerance: Decimal = Decimal("0.10")
     on_mismatch: str = "draft"
+    exchange_rates: exchange.RatePolicy = field(default_factory=exchange.RatePolicy)
 
     @classmethod
     def from_section(cls, section: Mapping[str, Any], base_dir: Path | None = None) -> "EconomicSettings":
@@ -274,6 +277,7 @@ class EconomicSettings:
             method_terms={name: _terms(value or {}) for name, value in (payments.get("methods") or {}).items()},
             tolerance=_decimal(totals["tolerance"]),
             on_mismatch=totals["on_mismatch"],
+            exchange_rates=exchange.RatePolicy.from_section(given["exchange_rates"]),
         )
 
     def terms_for(self, method_id: str, title: str) -> Terms:
