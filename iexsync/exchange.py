@@ -102,7 +102,6 @@ class ExchangeRates:
         self._fetched_at = -FEED_LIFETIME - 1.0  # monotonic: a long-lived process (the webhook worker) fetches again later
         self._failure: RateMissing | None = None  # a feed that failed is not asked again for FEED_LIFETIME
         self._lock = threading.Lock()
-        self.fetches = 0
 
     def for_document(self, currency: str, day: date) -> Rate | None:
         """The rate to send with a document in `currency` dated `day`; None: send none (a
@@ -149,7 +148,7 @@ class ExchangeRates:
             if time.monotonic() - self._fetched_at > FEED_LIFETIME:
                 self._feed, self._failure, self._fetched_at = None, None, time.monotonic()
                 try:
-                    self._feed = self._fetch(currency, day)
+                    self._feed = self._fetch()
                 except RateMissing as exc:
                     self._failure = exc
             if self._feed is None:
@@ -157,22 +156,21 @@ class ExchangeRates:
                 raise RateMissing(f"no exchange rate for {currency} on {day}: {self._failure}")
             return self._feed
 
-    def _fetch(self, currency: str, day: date) -> dict[date, dict[str, Decimal]]:
+    def _fetch(self) -> dict[date, dict[str, Decimal]]:
         from iexsync import http  # requests, only when a foreign-currency document needs a rate
 
-        what = f"the exchange rate for {currency} on {day}"
-        client = http.Client(self.policy.url, what="the exchange rates", headers={"Accept": "application/xml"},
-                             timeout=(self.timeout, self.timeout))
+        what = "the exchange rates"
+        client = http.Client(self.policy.url, what=what, headers={"Accept": "application/xml"},
+                             timeout=(self.timeout, self.timeout), retries=2)
         try:
             response = client.request("GET", self.policy.url)
-            self.fetches += 1
             if response.status_code >= 300:
-                raise RateMissing(f"{what}: {http.strip_query(self.policy.url)} answered {response.status_code}")
+                raise RateMissing(f"{what}: GET {http.strip_query(self.policy.url)} answered {response.status_code}")
             return parse_ecb(response.content, what)
         except RateMissing:
             raise
         except OrderError as exc:  # unreachable, timed out: the same wait as a missing rate
-            raise RateMissing(f"{what}: {exc}") from None
+            raise RateMissing(str(exc)) from None
         finally:
             client.close()
 

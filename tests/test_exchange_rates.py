@@ -16,9 +16,11 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
+import yaml
 
 from iexsync.exchange import ExchangeRates, RateMissing, RatePolicy
 from iexsync.store import Store
+from tests.conftest import REPO
 from tests.fakes.ecb import FakeEcb
 from tests.fakes.economic import FakeEconomic
 from tests.fakes.server import FakeServer
@@ -146,4 +148,57 @@ def test_the_accounting_system_policy_lets_economic_apply_its_own_rate(
     path = economic_config(tmp_path, economic_server.url, server.url, policy="accounting_system")
     assert cli("sync", "--config", path).exit_code == 0
     assert "exchangeRate" not in drafts_by_order(fake)["7001"]
+    assert server.calls("GET") == []
+
+
+# --- Beancount --------------------------------------------------------------------------------------------
+def beancount_config(tmp_path: Path, ecb_url: str, **policy: str) -> Path:
+    (tmp_path / "orders").mkdir()
+    shutil.copy(DEMO_ORDERS / "1001.json", tmp_path / "orders")
+    usd_order(tmp_path)
+    tree = yaml.safe_load((REPO / "config.example.yaml").read_text())
+    tree["shop"]["path"] = str(tmp_path / "orders")
+    tree["accounting"] = {"system": "beancount", "path": str(tmp_path / "ledger.beancount"),
+                          "exchange_rates": {"url": f"{ecb_url}/eurofxref-hist-90d.xml", **policy}}
+    tree["log"] = {"path": str(tmp_path / "iexsync.db")}
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(tree, sort_keys=False))
+    return path
+
+
+def weights(ledger: Path) -> dict[str, dict[str, Decimal]]:
+    """Order number → currency → the sum of its receivable postings' weights (what balances count)."""
+    from beancount import loader
+    from beancount.core import convert, data
+
+    entries, errors, _ = loader.load_file(str(ledger))
+    assert errors == []
+    found: dict[str, dict[str, Decimal]] = {}
+    for entry in entries:
+        if isinstance(entry, data.Transaction):
+            for posting in entry.postings:
+                if posting.account.startswith("Assets:Receivables"):
+                    weight = convert.get_weight(posting)
+                    found.setdefault(entry.meta["order-number"], {})[weight.currency] = weight.number
+    return found
+
+
+def test_beancount_books_a_usd_invoice_at_the_rate_of_its_date(ecb, tmp_path: Path, cli) -> None:
+    _, server = ecb
+    path = beancount_config(tmp_path, server.url)
+    assert cli("sync", "--config", path).exit_code == 0
+    ledger = tmp_path / "ledger.beancount"
+    # The receivable of the USD sale is worth 1646.25 USD × 7.117366 DKK in the books; the DKK sale is as it was.
+    assert weights(ledger) == {"7001": {"DKK": Decimal("1646.25") * Decimal("7.117366")},
+                               "1001": {"DKK": Decimal("1646.25")}}
+    text = ledger.read_text()
+    assert "  exchange-rate: 711.7366\n" in text and '  exchange-rate-date: "2026-11-27"\n' in text
+    assert text.count("USD @ 7.117366 DKK") == text.count(" USD")  # every USD posting carries the rate
+
+
+def test_beancount_without_a_rate_keeps_the_documents_currency(ecb, tmp_path: Path, cli) -> None:
+    _, server = ecb
+    path = beancount_config(tmp_path, server.url, policy="accounting_system")
+    assert cli("sync", "--config", path).exit_code == 0
+    assert weights(tmp_path / "ledger.beancount")["7001"] == {"USD": Decimal("1646.25")}
     assert server.calls("GET") == []
