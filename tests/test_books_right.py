@@ -387,3 +387,30 @@ def test_an_order_turned_into_an_invoice_by_the_bookkeeper_is_never_invoiced_twi
     ]
     sync(cli, path)
     assert len(books.booked) == 1 and books.drafts == {}
+
+
+@pytest.mark.parametrize("sent", [False, True], ids=["order-draft", "sent-order"])
+def test_a_lost_log_finds_the_invoice_the_bookkeeper_made_from_the_order(tmp_path, shop, server, books,
+                                                                        economic_server, cli, sent) -> None:
+    """The log is lost after the bookkeeper turned the order document into an invoice: the
+    new log knows no order document, yet the invoice carrying the order's reference is found
+    before anything is written, so the sale is booked once, not twice."""
+    path = configure(tmp_path, server, economic_server)
+    demo(shop, 1005)  # processing: an order draft
+    sync(cli, path)
+    if sent:
+        books.mark_order_sent(1)  # e-conomic: an order sent to the buyer moves to /orders/sent
+    draft = books.convert_order(1)
+    for leftover in tmp_path.glob("iexsync.db*"):
+        leftover.unlink()
+    shop.modify(1005, status="completed")
+    assert sync(cli, path).exit_code == 0
+    assert books.count("POST /invoices/drafts") == 0
+    assert [doc["grossAmount"] for doc in books.booked.values()] == [Decimal("836.25")] and books.drafts == {}
+    assert events(tmp_path, "1005")[-2:] == [
+        ("transferred", f"Already in the accounting system as invoice draft {draft}, made from the order's document "
+                        "(iexsync:woocommerce:1005:order); recorded, not written again"),
+        ("booked", "Booked as booked invoice 1"),
+    ]
+    sync(cli, path)
+    assert len(books.booked) == 1 and books.drafts == {}
