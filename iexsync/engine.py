@@ -520,6 +520,8 @@ class Engine:
             return
         kind = naming.kind_name(step.document.kind, None) if step.document else ""
         message = step.message.format(document=f"a new {kind}" if step.action is not Action.BOOK else "the invoice")
+        if step.document is not None:  # what the mapping would do to meet the shop's totals, as the real run says
+            message += mapping.remarks_text(step.document, None, step.action)
         self._count(Event(order.number, order.state, step.outcome.value, kind, message))
         if step.document is not None and step.action is not None:
             with self._result_lock:

@@ -414,3 +414,22 @@ def test_a_lost_log_finds_the_invoice_the_bookkeeper_made_from_the_order(tmp_pat
     ]
     sync(cli, path)
     assert len(books.booked) == 1 and books.drafts == {}
+
+
+# --- 5. a dry run says what it would do to meet the shop's totals ------------------------------------
+def test_a_dry_run_names_the_rounding_line_it_would_add(demo: Path) -> None:
+    """The shop's total is a cent more than its lines (a shop rounding at the total): the run
+    would add a rounding line, and the dry run says so, as the real run's event does."""
+    from iexsync import config as config_module, service
+
+    orders = demo.parent / "examples" / "orders"
+    raw = json.loads((orders / "1001.json").read_text())
+    raw["total"] = str(Decimal(raw["total"]) + Decimal("0.01"))
+    (orders / "1001.json").write_text(json.dumps(raw))
+    before = sorted(str(p.relative_to(demo.parent)) for p in demo.parent.rglob("*"))
+
+    result = service.sync(config_module.load(demo), dry_run=True, order_ids=["1001"])
+
+    (event,) = [event for event in result.events if event.order == "1001" and event.outcome == "transferred"]
+    assert event.message.endswith("; a rounding line of +0.01 DKK makes the document the shop's total 1646.26"), event
+    assert sorted(str(p.relative_to(demo.parent)) for p in demo.parent.rglob("*")) == before  # nothing written
