@@ -24,7 +24,11 @@ from tests.conftest import REPO
 from tests.fakes.ecb import FakeEcb
 from tests.fakes.economic import FakeEconomic
 from tests.fakes.server import FakeServer
+from tests.test_dinero_books import STRIPE
+from tests.test_dinero_support import dinero, dinero_server  # noqa: F401
 from tests.test_economic_support import DEMO_ORDERS, economic_server, fake, write_economic_config  # noqa: F401
+
+D = Decimal
 
 SATURDAY = date(2026, 11, 28)
 # Friday's published rates: 7.4590 DKK and 1.0480 USD a euro → 100 USD = 100 × 7.4590 / 1.0480 DKK.
@@ -202,3 +206,40 @@ def test_beancount_without_a_rate_keeps_the_documents_currency(ecb, tmp_path: Pa
     assert cli("sync", "--config", path).exit_code == 0
     assert weights(tmp_path / "ledger.beancount")["7001"] == {"USD": Decimal("1646.25")}
     assert server.calls("GET") == []
+
+
+# --- Dinero: it applies its own rate of the document's date; the payment needs ours ---------------------
+def test_dinero_registers_a_usd_payment_in_dkk_at_the_rate_of_its_date(ecb, dinero, dinero_server, tmp_path) -> None:
+    from dataclasses import replace
+
+    from tests.test_dinero_support import connect as dinero_books, demo_order, invoice, settings_for
+
+    _, server = ecb
+    rates_at = {"url": f"{server.url}/eurofxref-hist-90d.xml"}
+    settings = settings_for(tmp_path, dinero_server.url)
+    document = replace(invoice(settings, demo_order(1001)), currency="USD", date=SATURDAY)
+    books = dinero_books(dinero_server, payments=STRIPE, exchange_rates=rates_at)
+    booked = books.book(books.create(document), document)
+    posted = dinero.received("POST /invoices")[0]
+    assert (posted["Currency"], posted["Date"]) == ("USD", "2026-11-28") and "ExchangeRate" not in posted
+    [payment] = dinero.payments[booked.remote_id]
+    # 1646.25 USD at Friday's 711.7366 DKK per 100 USD reached the deposit account as 11716.96 DKK.
+    assert payment["Amount"] == (D("1646.25") * USD_FRIDAY / 100).quantize(D("0.01")) == D("11716.96")
+    assert payment["ExchangeRate"] == payment["Amount"] * 100 / D("1646.25")
+    assert booked.remarks == ()
+
+
+def test_dinero_leaves_a_usd_payment_to_the_bookkeeper_without_a_rate_and_says_so(ecb, dinero, dinero_server,
+                                                                                   tmp_path) -> None:
+    from dataclasses import replace
+
+    from tests.test_dinero_support import connect as dinero_books, demo_order, invoice, settings_for
+
+    _, server = ecb
+    settings = settings_for(tmp_path, dinero_server.url)
+    document = replace(invoice(settings, demo_order(1001)), currency="USD", date=SATURDAY)
+    books = dinero_books(dinero_server, payments=STRIPE, exchange_rates={"policy": "accounting_system"})
+    booked = books.book(books.create(document), document)
+    assert booked.booked and dinero.payments == {} and server.calls("GET") == []
+    assert booked.remarks == ("its payment in USD was not registered (exchange_rates.policy: accounting_system gives "
+                              "no rate to register it in DKK at): register it in Dinero at the amount the bank received",)
