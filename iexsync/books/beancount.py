@@ -29,7 +29,7 @@ from iexsync.books.ledgerfile import LedgerFile
 from iexsync import exchange, vat
 from iexsync.document import Document, DocumentKind, DocumentRef
 from iexsync.errors import ConfigError, DocumentExists, OrderError, RemoteRejected
-from iexsync.model import Totals
+from iexsync.model import LineKind, Totals
 from iexsync.money import ZERO
 from iexsync.toolkit.settings import with_defaults
 
@@ -42,6 +42,7 @@ DEFAULT_ACCOUNTS = {
     "receivable": "Assets:Receivables:Customers",
     "revenue": "Income:Sales",
     "vat": "Liabilities:VAT:Output",
+    "gift_cards": "Liabilities:GiftCards",
 }
 
 
@@ -249,10 +250,16 @@ class BeancountBooks:
         treatment = self._treatment(document)
         revenue: dict[Decimal, Decimal] = {}
         vat: dict[Decimal, Decimal] = {}
+        gift_cards = ZERO  # sold gift cards: owed to their holders until used, no revenue, no VAT
         for line in document.lines:
+            if line.kind is LineKind.GIFT_CARD:
+                gift_cards += line.net + line.vat
+                continue
             revenue[line.vat_rate] = revenue.get(line.vat_rate, ZERO) + line.net
             vat[line.vat_rate] = vat.get(line.vat_rate, ZERO) + line.vat
         postings = [(self.accounts["receivable"], sign * document.totals.gross)]
+        if gift_cards:
+            postings.append((self.accounts["gift_cards"], -sign * gift_cards))
         for rate in sorted(revenue, reverse=True):
             revenue_account, vat_account = self._accounts_for(treatment, rate)
             if revenue[rate]:

@@ -108,6 +108,8 @@ CONFIG_SCHEMA: dict[str, Any] = {
                 "fees": _account("Fees with VAT; null: the sales account.", None),
                 "refunds": _account("Refunded amounts not tied to a returned item; null: the sales account.", None),
                 "rounding": _account("Rounding and totals corrections (an account without VAT); null: sales_vat_free.", None),
+                "gift_cards": _account("Gift cards sold: the gift card liability (a debt until the card is used), "
+                                       "without VAT; null: an order selling one is an error.", None),
             },
         ),
         "oss_accounts": {

@@ -37,6 +37,7 @@ DEFAULT_SKUS = {
     "rounding": "diff",
     "refund": "retur",
     "refund_vat_free": "returum",
+    "gift_card": "gavekort",
 }
 
 _SKU_TEXT = {
@@ -49,6 +50,8 @@ _SKU_TEXT = {
     "rounding": "the product for rounding and totals corrections (created VAT-free)",
     "refund": "the product for amount-only refunds with VAT",
     "refund_vat_free": "the product for amount-only refunds without VAT",
+    "gift_card": "the product for gift cards sold, in a product group whose account is the gift card liability "
+                 "(no VAT); made in product_groups.gift_cards when that is set, otherwise it must exist",
 }
 
 
@@ -162,6 +165,9 @@ CONFIG_SCHEMA: dict[str, Any] = {
                     {
                         "standard": _int("The group with the standard VAT rate.", 1),
                         "vat_free": _int("The group without VAT.", 2),
+                        "gift_cards": _int("The group for gift cards sold: its account is the gift card liability "
+                                           "(a debt until the card is used), without VAT; null: the skus.gift_card "
+                                           "product must exist.", None, nullable=True),
                     },
                 ),
                 "default_sku": {

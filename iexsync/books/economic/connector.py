@@ -410,6 +410,8 @@ class EconomicBooks:
         def special(role: str) -> str:
             return self.products.special(f"{role}_vat_free" if vat_free else role)
 
+        if line.kind is LineKind.GIFT_CARD:  # a liability: its own product group's account, never revenue
+            return self.products.gift_card()
         if line.kind is LineKind.SHIPPING:
             return special("shipping")
         if line.kind is LineKind.DISCOUNT:
