@@ -74,6 +74,10 @@ class Engine:
         self._due: set[str] = set()  # orders this run fetches by id because they are due
         # A log that has recorded no document yet may be new, or a lost one's replacement.
         self._fresh_log = not dry_run and not store.has_transfers()
+        # Whether any allowed state makes an order document: only then can the bookkeeper have
+        # invoiced one, so only then does a fresh log look for such an invoice.
+        self._order_documents = any(getattr(settings.transfer.rule_for(state), "document", "") == "order"
+                                    for state in settings.transfer.allowed_states)
         self._references = ReferenceLookup(books, f"{settings.transfer.reference_prefix}:", settings.transfer.start_date)
         self._result_lock = threading.Lock()  # orders run in a pool of threads
 
@@ -278,8 +282,8 @@ class Engine:
             current = self.store.transfer(reference)
             if current is None or current.booked:
                 return  # the create before it failed, or it is booked already
-        if (self._fresh_log and step.action is Action.CREATE and document.kind is DocumentKind.INVOICE
-                and not step.converted_from):
+        if (self._fresh_log and self._order_documents and step.action is Action.CREATE
+                and document.kind is DocumentKind.INVOICE and not step.converted_from):
             # A new or lost log knows no order document, yet the bookkeeper may have invoiced
             # one (e-conomic's order → invoice flow carries the order's reference over).
             step = replace(step, converted_from=mapping.reference(self.settings, order, DocumentKind.ORDER))

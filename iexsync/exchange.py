@@ -48,8 +48,10 @@ SCHEMA: dict[str, Any] = {
                    "description": "document_date: the ECB reference rate of the document's date (else the last one "
                                   "published before it); accounting_system: no rate is sent, the accounting system "
                                   "applies its own (e-conomic: the day the draft is made)."},
-        "url": {"type": "string", "pattern": "^https?://", "default": ECB_URL,
-                "description": "The ECB reference rates feed (eurofxref XML). The default covers the last 90 days; "
+        "url": {"type": "string", "pattern": r"^(https://|http://(127\.0\.0\.1|localhost|\[::1\])(:[0-9]+)?(/|$))",
+                "default": ECB_URL,
+                "description": "The ECB reference rates feed (eurofxref XML), over https (plain http only to this "
+                               "machine). The default covers the last 90 days; "
                                f"for older documents use {ECB_HISTORY_URL}."},
         "home_currency": {"type": "string", "pattern": "^[A-Z]{3}$", "default": DEFAULTS["home_currency"],
                           "description": "The books' own currency (e-conomic: the agreement's base currency). A "

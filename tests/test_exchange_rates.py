@@ -243,3 +243,11 @@ def test_dinero_leaves_a_usd_payment_to_the_bookkeeper_without_a_rate_and_says_s
     assert booked.booked and dinero.payments == {} and server.calls("GET") == []
     assert booked.remarks == ("its payment in USD was not registered (exchange_rates.policy: accounting_system gives "
                               "no rate to register it in DKK at): register it in Dinero at the amount the bank received",)
+
+
+def test_a_rate_source_over_plain_http_to_another_machine_stops_before_anything_is_written(tmp_path, cli) -> None:
+    path = beancount_config(tmp_path, "http://rates.example")
+    result = cli("sync", "--config", path)
+    assert result.exit_code == 78
+    assert "accounting.exchange_rates.url" in result.output
+    assert not (tmp_path / "ledger.beancount").exists() and not (tmp_path / "iexsync.db").exists()
