@@ -433,3 +433,24 @@ def test_a_dry_run_names_the_rounding_line_it_would_add(demo: Path) -> None:
     (event,) = [event for event in result.events if event.order == "1001" and event.outcome == "transferred"]
     assert event.message.endswith("; a rounding line of +0.01 DKK makes the document the shop's total 1646.26"), event
     assert sorted(str(p.relative_to(demo.parent)) for p in demo.parent.rglob("*")) == before  # nothing written
+
+
+def test_a_sigterm_while_a_template_renders_stops_the_run_and_is_not_the_orders_error(demo: Path) -> None:
+    """SIGTERM raises Interrupted wherever the run is; inside an admin's template it must stop
+    the run (exit 130, the order decided again next run), not be logged as the order's error."""
+    from dataclasses import replace as replaced
+
+    from iexsync import config as config_module, mapping
+    from iexsync.document import DocumentKind
+    from iexsync.errors import Interrupted
+    from iexsync.shops.woocommerce.order import parse_order
+
+    class SigtermOnRead(str):
+        def __str__(self) -> str:
+            raise Interrupted()
+
+    settings = config_module.load(demo)
+    settings = replaced(settings, mappings={"heading": "{{ order.customer_note }}"})
+    order = replaced(parse_order(json.loads((EXAMPLES / "1001.json").read_text())), customer_note=SigtermOnRead("x"))
+    with pytest.raises(Interrupted):
+        mapping.build_document(settings, order, DocumentKind.INVOICE)
