@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import threading
 import time
-import xml.etree.ElementTree as ElementTree
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -180,6 +179,8 @@ class ExchangeRates:
 def parse_ecb(content: bytes, what: str = "the exchange rates") -> dict[date, dict[str, Decimal]]:
     """The ECB eurofxref feed (daily, 90 days or the whole history): day → currency → units per
     euro. (The stdlib parser: expat refuses entity expansion bombs since 2.4.1.)"""
+    import xml.etree.ElementTree as ElementTree  # only when a feed is read: idle runs never pay for it
+
     try:
         root = ElementTree.fromstring(content)
         days: dict[date, dict[str, Decimal]] = {}
