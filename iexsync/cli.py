@@ -144,15 +144,20 @@ def _date(_ctx: click.Context, _param: click.Parameter, value: str | None) -> An
 
 
 class _Progress:
-    """click's progress bar on stderr, with the rate beside count and ETA."""
+    """click's progress bar on stderr: the count, then the rate and the time left, both
+    from the orders done so far (known from the first order on: click's own ETA waits a
+    second, by when a fast import is a third done)."""
 
     def __init__(self, total: int):
         import time
 
         self.started = time.monotonic()
         self.done = 0
-        self.bar = click.progressbar(length=total, label="importing", file=sys.stderr, show_pos=True, show_eta=True,
-                                     item_show_func=lambda rate: rate)
+        self.total = total
+        # width=0: the bar takes what the terminal leaves, so the line never wraps (a wrapped
+        # line is redrawn as a new line each time: a screenful of bars).
+        self.bar = click.progressbar(length=total, label="importing", file=sys.stderr, show_pos=True, show_eta=False,
+                                     item_show_func=lambda said: said, width=0)
 
     def __enter__(self) -> "_Progress":
         self.bar.__enter__()
@@ -163,7 +168,12 @@ class _Progress:
 
         self.done += n
         elapsed = time.monotonic() - self.started
-        self.bar.update(n, f"{self.done / elapsed:.1f} orders/s" if elapsed > 0 else None)
+        said = None
+        if elapsed > 0 and self.done:
+            rate = self.done / elapsed
+            left = int(max(self.total - self.done, 0) / rate)
+            said = f"{rate:.1f} orders/s  ETA {left // 3600}:{left % 3600 // 60:02}:{left % 60:02}"
+        self.bar.update(n, said)
 
     def __exit__(self, *exc: Any) -> None:
         self.bar.__exit__(*exc)
@@ -285,7 +295,7 @@ def states(ctx: click.Context, as_json: bool, tablefmt: str | None) -> None:
         return
     click.echo(commands.table(
         [(r["state"], r["orders"], "yes" if r["allowed"] else "no", r["becomes"]) for r in rows],
-        ("state", "orders", "allowed", "becomes"), tablefmt=tablefmt,
+        ("state", "orders", "allowed", "becomes"), tablefmt=tablefmt, fit=commands.terminal_width(),
     ))
 
 
