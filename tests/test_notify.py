@@ -177,3 +177,44 @@ def test_mail_over_starttls_with_a_login(demo: Path, tmp_path: Path) -> None:
         assert "could not send mail" in untrusted.stderr and len(box.messages) == 1
     finally:
         controller.stop()
+
+
+def test_mail_over_ssl_port_465_style_with_a_login(demo: Path, tmp_path: Path) -> None:
+    """security: ssl — TLS from the first byte (SMTPS), against a real server speaking only TLS."""
+    trustme = pytest.importorskip("trustme", reason="trustme (a test dependency) is not installed")
+    import ssl
+
+    ca = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_context)
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    box = Mailbox()
+    sessions: list = []
+
+    def authenticate(server, session, envelope, mechanism, auth_data):
+        sessions.append(server.transport.get_extra_info("cipher"))  # the TLS the login came over
+        return box.authenticate(server, session, envelope, mechanism, auth_data)
+
+    port = _free_port()
+    controller = Controller(box, hostname="127.0.0.1", port=port, authenticator=authenticate,
+                            ssl_context=server_context, auth_require_tls=False)
+    controller.start()
+    try:
+        _mail_config(demo, port, security="ssl")
+        result = run_process("sync", "--config", demo, env={**ENV, "SSL_CERT_FILE": str(ca_file)})
+        assert result.returncode == 1, result.stderr
+        assert "could not send mail" not in result.stderr
+        assert box.logins == [b"books"] and [m["Subject"] for m in box.messages] == ["iexsync: 1 order(s) failed"]
+        assert len(sessions) == 1 and sessions[0][1].startswith("TLS")  # the login went over TLS
+        (demo.parent / "iexsync.db").unlink()  # a new log: 1009's error is news again
+        _mail_config(demo, port, security="starttls", timeout=5)  # plain SMTP first to a TLS-only port: no mail, said
+        plain = run_process("sync", "--config", demo, env={**ENV, "SSL_CERT_FILE": str(ca_file)}, timeout=90)
+        assert "could not send mail" in plain.stderr and len(box.messages) == 1
+        (demo.parent / "iexsync.db").unlink()
+        _mail_config(demo, port, security="ssl", timeout=10)
+        untrusted = run_process("sync", "--config", demo, env=ENV)  # the server's CA not trusted
+        assert "could not send mail" in untrusted.stderr and len(box.messages) == 1
+        assert PASSWORD not in result.stderr + plain.stderr + untrusted.stderr
+    finally:
+        controller.stop()
