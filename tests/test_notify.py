@@ -218,3 +218,36 @@ def test_mail_over_ssl_port_465_style_with_a_login(demo: Path, tmp_path: Path) -
         assert PASSWORD not in result.stderr + plain.stderr + untrusted.stderr
     finally:
         controller.stop()
+
+
+def test_a_run_that_cannot_finish_is_mailed_the_first_time_not_every_run(tmp_path: Path, smtp, server) -> None:
+    """The shop unreachable: cron's run stops every 5 minutes for the same reason; one mail,
+    until a run finishes again (then the next stop is news)."""
+    from tests.fakes.woocommerce import FakeWooCommerce
+    from tests.test_webhooks import KEY, SECRET
+
+    box, port = smtp
+    shop_port = _free_port()
+    path = tmp_path / "config.yaml"
+
+    def shop_at(url: str) -> None:
+        path.write_text(json.dumps({
+            "shop": {"platform": "woocommerce", "url": url, "consumer_key": KEY, "consumer_secret": SECRET},
+            "accounting": {"system": "beancount", "path": "books/ledger.beancount"},
+            "transfer": {"allowed_states": ["completed"], "require_sku": False},
+            "notify": {"email": {"to": ["bookkeeper@example.com"], "host": "127.0.0.1", "port": port, "security": "none"}},
+        }))
+        path.chmod(0o600)
+
+    shop_at(f"http://127.0.0.1:{shop_port}")  # nothing listens there
+    runs = [run_process("sync", "--config", path, timeout=120) for _ in range(2)]
+    assert [r.returncode for r in runs] == [75, 75], runs[0].stderr
+    assert [m["Subject"] for m in box.messages] == ["iexsync: a run failed"]
+    assert f"127.0.0.1:{shop_port}" in box.messages[0].get_payload()
+    server.use(FakeWooCommerce(KEY, SECRET))
+    shop_at(server.url)
+    finished = run_process("sync", "--config", path)
+    assert finished.returncode == 0, finished.stderr  # a run finishes again
+    shop_at(f"http://127.0.0.1:{shop_port}")
+    assert run_process("sync", "--config", path).returncode == 75
+    assert [m["Subject"] for m in box.messages] == ["iexsync: a run failed"] * 2
