@@ -158,10 +158,11 @@ def needs_a_human(events: Sequence[Any]) -> list[str]:
 
 
 def import_orders(config_path: Path | str, start: Any, end: Any, *, dry_run: bool, as_json: bool, echo: Echo,
-                  progress: Callable[[], Any] | None = None) -> int:
+                  progress: Callable[[], Any] | None = None, quiet: bool = False) -> int:
     """The orders created from `start` to `end`, and a closing report; a progress bar (from
     `progress()`, a context manager with update(n) and length) only when one is given.
-    Stopped by Ctrl-C or SIGTERM: the orders in flight finish, exit 130."""
+    Stopped by Ctrl-C or SIGTERM: the orders in flight finish, exit 130. `quiet` (-q): only
+    the failures of the report, on stderr."""
     import threading
 
     from iexsync import importer
@@ -188,6 +189,11 @@ def import_orders(config_path: Path | str, start: Any, end: Any, *, dry_run: boo
         import json
 
         echo(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
+    elif quiet:
+        lines = import_report(report, start, end)
+        failed = next((i for i, line in enumerate(lines) if line.startswith("  failed: ")), len(lines))
+        for line in lines[failed:failed + 1 + len(report.failed)] if report.failed else []:
+            echo(line.strip() if line.startswith("  failed") else line, err=True)
     else:
         for line in import_report(report, start, end):
             echo(line)
@@ -278,12 +284,15 @@ def log_path(config_path: Path | str, echo: Echo) -> str:
     return path
 
 
-def status(config_path: Path | str, *, as_json: bool, stale_after: int, echo: Echo) -> int:
-    """Whether all is well: 0 nothing needs a human, 1 an order does, 75 no recent run."""
+def status(config_path: Path | str, *, as_json: bool, stale_after: int, echo: Echo, quiet: bool = False) -> int:
+    """Whether all is well: 0 nothing needs a human, 1 an order does, 75 no recent run;
+    `quiet` (-q): nothing printed when all is well (the exit code says it)."""
     from iexsync import service
     from iexsync import status as report
 
     found = service.status(log_path(config_path, echo), stale_after)
+    if quiet and found["exit_code"] == 0:
+        return 0
     if as_json:
         import json
 

@@ -6,43 +6,16 @@ $COLUMNS, tables are as wide as their text (tabulate's layout, for scripts and t
 
 from __future__ import annotations
 
-import os
 import re
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import run_process
+from tests.test_output import _on_a_terminal
 
 MESSAGE_1009 = ("line 2 'Gravering af navn (service)' has no SKU; give the product a SKU in the shop "
                 "(or set transfer.require_sku: false)")
-
-
-def _on_a_terminal(args: list[str], columns: int) -> str:
-    """`iexsync ARGS` on a pseudo-terminal `columns` wide (no $COLUMNS): what it printed."""
-    import fcntl
-    import pty
-    import struct
-    import termios
-
-    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
-    pid, fd = pty.fork()
-    if pid == 0:
-        fcntl.ioctl(1, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
-        os.execve(sys.executable, [sys.executable, "-m", "iexsync", *args], env)
-    output = b""
-    while True:
-        try:
-            chunk = os.read(fd, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        output += chunk
-    os.waitpid(pid, 0)
-    os.close(fd)
-    return output.decode().replace("\r\n", "\n")
 
 
 def _column(text: str, header: str) -> str:

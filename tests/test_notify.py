@@ -153,15 +153,21 @@ def test_the_ping_url_hears_start_success_and_failure(demo: Path) -> None:
         assert [path for path, _ in pings.seen] == ["/ping/5f1c/start", "/ping/5f1c"]
 
 
-def test_mail_over_starttls_with_a_login(demo: Path, tmp_path: Path) -> None:
+def _tls(folder: Path):
+    """A server TLS context for 127.0.0.1 from a test CA, and the CA's file for SSL_CERT_FILE."""
     trustme = pytest.importorskip("trustme", reason="trustme (a test dependency) is not installed")
     import ssl
 
     ca = trustme.CA()
     server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("127.0.0.1").configure_cert(server_context)
-    ca_file = tmp_path / "ca.pem"
+    ca_file = folder / "ca.pem"
     ca.cert_pem.write_to_path(str(ca_file))
+    return server_context, ca_file
+
+
+def test_mail_over_starttls_with_a_login(demo: Path, tmp_path: Path) -> None:
+    server_context, ca_file = _tls(tmp_path)
     box = Mailbox()
     port = _free_port()
     controller = Controller(box, hostname="127.0.0.1", port=port, authenticator=box.authenticate,
@@ -181,14 +187,7 @@ def test_mail_over_starttls_with_a_login(demo: Path, tmp_path: Path) -> None:
 
 def test_mail_over_ssl_port_465_style_with_a_login(demo: Path, tmp_path: Path) -> None:
     """security: ssl — TLS from the first byte (SMTPS), against a real server speaking only TLS."""
-    trustme = pytest.importorskip("trustme", reason="trustme (a test dependency) is not installed")
-    import ssl
-
-    ca = trustme.CA()
-    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1").configure_cert(server_context)
-    ca_file = tmp_path / "ca.pem"
-    ca.cert_pem.write_to_path(str(ca_file))
+    server_context, ca_file = _tls(tmp_path)
     box = Mailbox()
     sessions: list = []
 
