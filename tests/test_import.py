@@ -215,3 +215,21 @@ def test_killed_mid_import_then_rerun_books_each_order_once(demo: Path) -> None:
     entries = Counter(ledger_entries(ledger))
     assert all(count == 1 for count in entries.values()), [r for r, c in entries.items() if c > 1]
     assert {f"iexsync:woocommerce:{n}:invoice" for n in numbers} <= set(entries)
+
+
+def test_sigterm_mid_import_through_a_pipe_exits_130_and_says_how_far(demo: Path) -> None:
+    write_config(demo, {"transfer": {"require_sku": False}})
+    _old_orders(demo, 300)
+    ledger = demo.parent / "books" / "ledger.beancount"
+    process = subprocess.Popen([sys.executable, "-m", "iexsync", "import", "--config", str(demo), "--from", "2025-01-01"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(ledger_entries(ledger)) < 30:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    done = int(re.search(r"interrupted: (\d+) done, the next run carries on", err).group(1))
+    assert 30 <= done < 310 and "Traceback" not in err and "importing" not in err  # piped: no bar
+    assert f": {done} orders" in out  # the report of what was done
+    assert [p.name for p in ledger.parent.iterdir()] == ["ledger.beancount"]
