@@ -456,10 +456,11 @@ def table(rows: Sequence[Sequence[Any]], headers: Sequence[str], widths: Sequenc
     that name (for pasting into a ticket), tabulate imported only then."""
     cells = [["" if value is None else str(value) for value in row] for row in rows]
     pad = 2  # beside each header, as tabulate keeps it
-    if fit is not None:
+    pasted = bool(tablefmt) and tablefmt != "simple"  # for a ticket: its own width, not this terminal's
+    if fit is not None and not pasted:
         widths, pad = _fitted(cells, headers, widths, fit)
         headers = [h if w is None or len(h) <= w else h[:w - 1] + "…" for h, w in zip(headers, list(widths) + [None] * len(headers))]
-    if tablefmt and tablefmt != "simple":
+    if pasted:
         from tabulate import tabulate
 
         return tabulate(cells, headers=list(headers), tablefmt=tablefmt, disable_numparse=True,

@@ -77,3 +77,11 @@ def test_columns_in_the_environment_fits_tables_through_a_pipe_too(demo: Path, c
     summary = cli("sync", "--config", demo, "-v", env={"COLUMNS": "60"})
     _fits(summary.output, 60)
     assert _column(summary.output, "message").count("has no SKU") == 1
+
+
+def test_a_layout_for_pasting_is_not_fitted_to_the_terminal(demo: Path, cli) -> None:
+    cli("sync", "--config", demo)
+    github = cli("log", "search", "1009", "--config", demo, "--format", "github", env={"COLUMNS": "40"}).output
+    lines = github.splitlines()
+    assert lines[0].startswith("| time") and "| message" in lines[0] and "…" not in github
+    assert all(line.startswith("|") for line in lines) and max(len(line) for line in lines) > 80
