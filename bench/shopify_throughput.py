@@ -1,4 +1,4 @@
-"""Shopify: 1,000 orders (200 with --quick) pulled through the fake's cost limit.
+"""Shopify: 1,000 orders (100 with --quick) pulled through the fake's cost limit.
 
 `ShopifyShop.changed_orders` pulls every order of a fake Shopify (tests/fakes/shopify.py,
 served by a child process) whose leaky bucket holds `maximum` points and restores `restore`
@@ -83,7 +83,7 @@ def measure(count: int, restore: float) -> dict:
 def run(quick: bool) -> list:
     from bench.common import Figure, note
 
-    count = 200 if quick else 1_000
+    count = 100 if quick else 1_000  # --quick: the whole bench in under a minute
     result = measure(count, 500.0)
     distinct = len(set(result["ids"]))
     if distinct != count or len(result["ids"]) != count:
@@ -108,7 +108,7 @@ def main() -> int:
     if args.serve:
         serve(args.serve, args.restore)
         return 0
-    result = measure(200 if args.quick else args.orders, args.restore)
+    result = measure(100 if args.quick else args.orders, args.restore)
     ratio = result["seconds"] / result["bound"] if result["bound"] else float("inf")
     print(f"{len(result['ids'])} orders ({len(set(result['ids']))} distinct) in {result['seconds']:.1f} s; "
           f"bound {result['bound']:.1f} s; ratio {ratio:.2f}; THROTTLED answered {result['throttled']}, "
