@@ -97,7 +97,7 @@ class Engine:
         seen: set[str] = set()
         queued = [] if self.dry_run else self.store.take_deliveries()  # webhook deliveries waiting
         newest = None
-        with OrderPool(self._workers()) as pool:
+        with OrderPool(self._workers) as pool:  # sized at its first order: an idle run never asks the books
             if order_ids is not None:
                 for order_id in dict.fromkeys(order_ids):
                     seen.add(order_id)
@@ -112,7 +112,7 @@ class Engine:
                     for item in rechecked.result():
                         if item.order_id not in seen:  # the feed's copy was handled already
                             seen.add(item.order_id)
-                            pool.submit(self._settle, item)
+                            self._submit(pool, item)
                 for order_id in [*self._due, *queued]:
                     if order_id not in seen:
                         seen.add(order_id)
@@ -146,7 +146,7 @@ class Engine:
             if item.order_id in seen:
                 continue  # a page boundary shifted under us: the order is handled once
             seen.add(item.order_id)
-            pool.submit(self._settle, item)
+            self._submit(pool, item)
             modified = item.modified
             if modified is not None and (newest is None or modified > newest):
                 newest = modified
@@ -155,6 +155,14 @@ class Engine:
         if newest is not None and newest > started:
             newest = started
         return newest
+
+    def _submit(self, pool: "OrderPool", item: ShopItem) -> None:
+        """An order decided before exactly as it is (Unchanged) is settled here: nothing to
+        do for it, so it takes no thread and does not start the pool (nor open the books)."""
+        if isinstance(item, Unchanged):
+            self._settle(item)
+        else:
+            pool.submit(self._settle, item)
 
     def _fetch_and_process(self, order_id: str, forced: bool = False) -> None:
         """An order named by id (due for a retry, webhook, on demand); due no longer once settled."""
@@ -554,20 +562,27 @@ class OrderPool:
     orders in flight finish, and is raised when the pool closes: the run ends, the cursor stays.
     """
 
-    def __init__(self, workers: int):
-        self.workers = max(1, workers)
+    def __init__(self, workers: int | Callable[[], int]):
+        self._size = workers if callable(workers) else (lambda: workers)  # asked at the first order
+        self.workers = 0  # not sized yet
         self._executor: ThreadPoolExecutor | None = None
-        self._slots = threading.BoundedSemaphore(self.workers * 2)
+        self._slots: threading.BoundedSemaphore | None = None
         self._failure: BaseException | None = None
 
     def __enter__(self) -> "OrderPool":
+        return self
+
+    def _start(self) -> None:
+        self.workers = max(1, self._size())
+        self._slots = threading.BoundedSemaphore(self.workers * 2)
         if self.workers > 1:
             self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="iexsync-order")
-        return self
 
     def submit(self, function: Callable[..., None], *args: Any) -> None:
         if self._failure is not None:
             raise self._failure
+        if not self.workers:
+            self._start()
         if self._executor is None:
             function(*args)  # one worker: in this thread, in order
             return

@@ -48,9 +48,52 @@ def connected(settings: Settings, *, dry_run: bool = False) -> Iterator[tuple[Sh
         stack.callback(store.close)
         shop = open_shop(settings)
         stack.callback(shop.close)
-        books = open_books(settings)
+        books = BooksOnFirstUse(lambda: open_books(settings))
         stack.callback(books.close)
         yield shop, books, store
+
+
+class BooksOnFirstUse:
+    """The books, opened at their first real use: an idle cron run (nothing changed) never
+    asks them anything, and importing a connector (e-conomic's modules, their VAT and
+    config types) costs it more than the rest of its own work. `use_memory` is kept until
+    then; `close` closes only books that were opened."""
+
+    def __init__(self, opener: Callable[[], Books]):
+        import threading
+
+        self._opener = opener
+        self._books: Books | None = None
+        self._memory: Any = None
+        self._lock = threading.Lock()  # orders run on threads: the books are opened once
+
+    def use_memory(self, memory: Any) -> None:
+        if self._books is None:
+            self._memory = memory
+        else:
+            self._books.use_memory(memory)
+
+    @property
+    def opened(self) -> bool:
+        return self._books is not None
+
+    def _open(self) -> Books:
+        with self._lock:
+            if self._books is None:
+                books = self._opener()
+                if self._memory is not None:
+                    books.use_memory(self._memory)
+                self._books = books
+        return self._books
+
+    def __getattr__(self, name: str) -> Any:  # only for what this class does not answer itself
+        if name.startswith("__"):
+            raise AttributeError(name)  # copy/pickle probing an instance, not a question for the books
+        return getattr(self._open(), name)
+
+    def close(self) -> None:
+        if self._books is not None:
+            self._books.close()
 
 
 def sync(settings: Settings, *, dry_run: bool = False, order_ids: list[str] | None = None,

@@ -168,3 +168,34 @@ except Interrupted:
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["interrupted", "False"]
+
+
+def test_an_idle_sync_into_e_conomic_opens_no_books(tmp_path: Path) -> None:
+    """Cron's next run with nothing changed in the shop asks e-conomic nothing, so it imports
+    none of its connector: the books open at their first use (service.BooksOnFirstUse)."""
+    from tests.fakes.woocommerce import FakeWooCommerce, WooServer
+    from tests.reliability.support import SECRETS, base_env, economic, make_orders, write_config
+
+    with WooServer() as woo, economic() as (fake, books):
+        shop = woo.use(FakeWooCommerce(SECRETS["WC_CONSUMER_KEY"], SECRETS["WC_CONSUMER_SECRET"]))
+        for order in make_orders(tmp_path / "seed", 3):
+            shop.add_order(order)
+        config = write_config(tmp_path, books.url, shop={
+            "platform": "woocommerce", "url": woo.url, "consumer_key": "${WC_CONSUMER_KEY}",
+            "consumer_secret": "${WC_CONSUMER_SECRET}"})
+        code = f"""
+import sys
+from iexsync.__main__ import run
+assert run(["sync", "--config", {str(config)!r}]) == 0
+print(" ".join(sorted(sys.modules)))
+"""
+        first = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=base_env())
+        assert first.returncode == 0, first.stderr
+        assert "iexsync.books.economic" in first.stdout.split()  # three orders went to the books
+        written = len(books.requests)
+        idle = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=base_env())
+        assert idle.returncode == 0, idle.stderr
+        loaded = idle.stdout.split()
+        assert "iexsync.engine" in loaded  # it did run
+        assert len(books.requests) == written  # and asked e-conomic nothing
+        assert not [name for name in loaded if name.startswith("iexsync.books.economic")], loaded
