@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -199,3 +200,22 @@ print(" ".join(sorted(sys.modules)))
         assert "iexsync.engine" in loaded  # it did run
         assert len(books.requests) == written  # and asked e-conomic nothing
         assert not [name for name in loaded if name.startswith("iexsync.books.economic")], loaded
+
+
+def test_books_that_cannot_be_opened_still_stop_the_run_before_any_order_is_written(tmp_path: Path) -> None:
+    """Opened at their first use, the books' own checks (here: a ledger folder that cannot be
+    made) still end the run with the config's exit code, before any order is recorded."""
+    import sqlite3
+
+    from tests.conftest import EXAMPLES, write_config
+
+    shutil.copytree(EXAMPLES, tmp_path / "examples" / "orders")
+    (tmp_path / "blocker").write_text("a file where the ledger's folder should be")
+    config = write_config(tmp_path / "config.yaml", {"accounting": {"path": "blocker/ledger.beancount"}})
+    result = run_process("sync", "--config", config)
+    assert result.returncode == 78, result.stderr
+    assert "accounting.path: cannot make the folder" in result.stderr
+    with sqlite3.connect(tmp_path / "iexsync.db") as db:
+        assert db.execute("SELECT count(*) FROM transfers").fetchone() == (0,)
+        assert db.execute("SELECT count(*) FROM events").fetchone() == (0,)
+        assert db.execute("SELECT count(*) FROM cursors").fetchone() == (0,)
