@@ -43,16 +43,16 @@ CONFIG_SCHEMA: dict[str, Any] = {
                            "under /wp-json/wc/v3 there; a URL that already ends in /wp-json/wc/v3 works too).",
         },
         "consumer_key": {
-            "type": "string", "minLength": 4,
+            "type": "string", "minLength": 4, "writeOnly": True,
             "description": "The REST API consumer key (ck_…), from WooCommerce → Settings → Advanced → REST API. "
                            "Read permission is enough.",
         },
         "consumer_secret": {
-            "type": "string", "minLength": 4,
+            "type": "string", "minLength": 4, "writeOnly": True,
             "description": "The consumer secret (cs_…) shown once when the key was made.",
         },
         "webhook_secret": {
-            "type": ["string", "null"], "default": None,
+            "type": ["string", "null"], "default": None, "writeOnly": True,
             "description": "The secret of the shop's order webhooks (WooCommerce → Settings → Advanced → Webhooks); "
                            "without it every webhook delivery is refused.",
         },
