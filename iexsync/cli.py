@@ -49,6 +49,29 @@ config_option = click.option(
 )
 
 
+def _set_verbosity(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    """-q / -v given after a command name: the same as before it (`iexsync -q status`)."""
+    if not value:
+        return
+    from iexsync import commands
+
+    root = ctx.find_root().meta
+    root["iexsync.verbosity"] = -1 if param.name == "quiet" else max(int(value), root.get("iexsync.verbosity", 0))
+    commands.configure_logging(root["iexsync.verbosity"])
+
+
+def verbosity_options(command: Any) -> Any:
+    """-v/-vv and -q on a command, as on `iexsync` itself."""
+    command = click.option("--quiet", "-q", is_flag=True, expose_value=False, callback=_set_verbosity,
+                           help="Errors only.")(command)
+    return click.option("--verbose", "-v", count=True, expose_value=False, callback=_set_verbosity,
+                        help="More output; -vv adds each HTTP request and answer.")(command)
+
+
+def _quiet(ctx: click.Context) -> bool:
+    return ctx.find_root().meta.get("iexsync.verbosity", 0) < 0
+
+
 format_option = click.option(
     "--format", "tablefmt", type=click.Choice(TABLE_FORMATS),
     help="The table's layout (tabulate's), e.g. github for pasting into a ticket.",
@@ -117,6 +140,7 @@ def _duration(_ctx: click.Context, _param: click.Parameter, value: str | None) -
 
 @cli.command()
 @config_option
+@verbosity_options
 @click.option("--json", "as_json", is_flag=True, help="The report as JSON.")
 @click.option("--stale-after", default="1h", show_default=True, callback=_duration, metavar="DURATION",
               help="Exit 75 when no run finished within this long (30m, 12h, 2d).")
@@ -127,7 +151,7 @@ def status(ctx: click.Context, as_json: bool, stale_after: int) -> None:
     human, 75 no run finished within --stale-after."""
     from iexsync import commands
 
-    code = commands.status(_config_path(ctx), as_json=as_json, stale_after=stale_after, echo=_echo)
+    code = commands.status(_config_path(ctx), as_json=as_json, stale_after=stale_after, echo=_echo, quiet=_quiet(ctx))
     if code:
         ctx.exit(code)
 
@@ -144,15 +168,20 @@ def _date(_ctx: click.Context, _param: click.Parameter, value: str | None) -> An
 
 
 class _Progress:
-    """click's progress bar on stderr, with the rate beside count and ETA."""
+    """click's progress bar on stderr: the count, then the rate and the time left, both
+    from the orders done so far (known from the first order on: click's own ETA waits a
+    second, by when a fast import is a third done)."""
 
     def __init__(self, total: int):
         import time
 
         self.started = time.monotonic()
         self.done = 0
-        self.bar = click.progressbar(length=total, label="importing", file=sys.stderr, show_pos=True, show_eta=True,
-                                     item_show_func=lambda rate: rate)
+        self.total = total
+        # width=0: the bar takes what the terminal leaves, so the line never wraps (a wrapped
+        # line is redrawn as a new line each time: a screenful of bars).
+        self.bar = click.progressbar(length=total, label="importing", file=sys.stderr, show_pos=True, show_eta=False,
+                                     item_show_func=lambda said: said, width=0)
 
     def __enter__(self) -> "_Progress":
         self.bar.__enter__()
@@ -163,7 +192,12 @@ class _Progress:
 
         self.done += n
         elapsed = time.monotonic() - self.started
-        self.bar.update(n, f"{self.done / elapsed:.1f} orders/s" if elapsed > 0 else None)
+        said = None
+        if elapsed > 0 and self.done:
+            rate = self.done / elapsed
+            left = int(max(self.total - self.done, 0) / rate)
+            said = f"{rate:.1f} orders/s  ETA {left // 3600}:{left % 3600 // 60:02}:{left % 60:02}"
+        self.bar.update(n, said)
 
     def __exit__(self, *exc: Any) -> None:
         self.bar.__exit__(*exc)
@@ -171,6 +205,7 @@ class _Progress:
 
 @cli.command("import")
 @config_option
+@verbosity_options
 @click.option("--from", "start", required=True, callback=_date, metavar="DATE",
               help="The first day (the shop's date) whose orders are imported; overrides transfer.start_date.")
 @click.option("--to", "end", callback=_date, metavar="DATE", help="The last day (default: up to now).")
@@ -184,9 +219,9 @@ def import_command(ctx: click.Context, start: Any, end: Any, dry_run: bool, as_j
 
     if end is not None and end < start:
         raise click.BadParameter(f"--to {end} is before --from {start}", param_hint="--to")
-    progress = _Progress if sys.stderr.isatty() else None
+    progress = _Progress if sys.stderr.isatty() and not _quiet(ctx) else None
     code = commands.import_orders(_config_path(ctx), start, end, dry_run=dry_run, as_json=as_json, echo=_echo,
-                                  progress=progress)
+                                  progress=progress, quiet=_quiet(ctx))
     if code:
         ctx.exit(code)
 
@@ -213,6 +248,7 @@ def _since(ctx: click.Context, param: click.Parameter, value: str | None) -> str
 
 @log.command("search")
 @config_option
+@verbosity_options
 @click.argument("query", required=False)
 @click.option("--json", "as_json", is_flag=True, help="A JSON list instead of a table.")
 @click.option("--limit", default=200, show_default=True, type=click.IntRange(min=1), help="At most this many events.")
@@ -239,6 +275,7 @@ def log_search(ctx: click.Context, query: str | None, as_json: bool, limit: int,
 
 @log.command("prune")
 @config_option
+@verbosity_options
 @click.option("--older-than", required=True, callback=_duration, metavar="DURATION",
               help="Remove history older than this (400d, 52w); what exactly-once needs is always kept.")
 @click.option("--dry-run", is_flag=True, help="Say what would be removed; remove nothing.")
@@ -254,11 +291,14 @@ def log_prune(ctx: click.Context, older_than: int, dry_run: bool, as_json: bool)
         click.echo(json.dumps(counts))
         return
     said = ", ".join(f"{n} {what}" for what, n in counts.items())
+    if _quiet(ctx):
+        return
     click.echo(("would remove " if dry_run else "removed ") + said)
 
 
 @log.command("show")
 @config_option
+@verbosity_options
 @click.argument("order")
 @click.option("--json", "as_json", is_flag=True, help="The history as JSON.")
 @click.pass_context
@@ -272,6 +312,7 @@ def log_show(ctx: click.Context, order: str, as_json: bool) -> None:
 
 @cli.command()
 @config_option
+@verbosity_options
 @click.option("--json", "as_json", is_flag=True, help="A JSON list instead of a table.")
 @format_option
 @click.pass_context
@@ -285,7 +326,7 @@ def states(ctx: click.Context, as_json: bool, tablefmt: str | None) -> None:
         return
     click.echo(commands.table(
         [(r["state"], r["orders"], "yes" if r["allowed"] else "no", r["becomes"]) for r in rows],
-        ("state", "orders", "allowed", "becomes"), tablefmt=tablefmt,
+        ("state", "orders", "allowed", "becomes"), tablefmt=tablefmt, fit=commands.terminal_width(),
     ))
 
 
@@ -297,6 +338,7 @@ def webhook() -> None:
 
 @webhook.command("serve")
 @config_option
+@verbosity_options
 @click.option("--host", default="127.0.0.1", show_default=True, help="Listen on this address (put a TLS reverse proxy in front).")
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="Listen on this port (0: any free one).")
 @click.option("--max-body", default=2 * 1024 * 1024, show_default=True, type=click.IntRange(1024),
@@ -325,6 +367,7 @@ def webhook_serve(ctx: click.Context, host: str, port: int, max_body: int, threa
 
 @webhook.command("register")
 @config_option
+@verbosity_options
 @click.option("--url", required=True, help="The public https address the shop delivers to, e.g. https://example.com/webhooks/woocommerce.")
 @click.pass_context
 def webhook_register(ctx: click.Context, url: str) -> None:
@@ -348,6 +391,7 @@ def config_group() -> None:
 
 @config_group.command("check")
 @config_option
+@verbosity_options
 @click.pass_context
 def config_check(ctx: click.Context) -> None:
     """Validate the config and report every problem at once; changes nothing."""
@@ -358,7 +402,8 @@ def config_check(ctx: click.Context) -> None:
     ignored = [s for s in settings.transfer.per_state if s not in settings.transfer.allowed_states]
     for state in ignored:
         click.echo(f"note: transfer.per_state.{state} applies only once {state!r} is in transfer.allowed_states", err=True)
-    click.echo(f"{settings.path}: ok")
+    if not _quiet(ctx):
+        click.echo(f"{settings.path}: ok")
 
 
 @config_group.command("init")

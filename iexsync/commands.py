@@ -158,10 +158,11 @@ def needs_a_human(events: Sequence[Any]) -> list[str]:
 
 
 def import_orders(config_path: Path | str, start: Any, end: Any, *, dry_run: bool, as_json: bool, echo: Echo,
-                  progress: Callable[[], Any] | None = None) -> int:
+                  progress: Callable[[], Any] | None = None, quiet: bool = False) -> int:
     """The orders created from `start` to `end`, and a closing report; a progress bar (from
     `progress()`, a context manager with update(n) and length) only when one is given.
-    Stopped by Ctrl-C or SIGTERM: the orders in flight finish, exit 130."""
+    Stopped by Ctrl-C or SIGTERM: the orders in flight finish, exit 130. `quiet` (-q): only
+    the failures of the report, on stderr."""
     import threading
 
     from iexsync import importer
@@ -188,6 +189,11 @@ def import_orders(config_path: Path | str, start: Any, end: Any, *, dry_run: boo
         import json
 
         echo(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
+    elif quiet:
+        lines = import_report(report, start, end)
+        failed = next((i for i, line in enumerate(lines) if line.startswith("  failed: ")), len(lines))
+        for line in lines[failed:failed + 1 + len(report.failed)] if report.failed else []:
+            echo(line.strip() if line.startswith("  failed") else line, err=True)
     else:
         for line in import_report(report, start, end):
             echo(line)
@@ -217,6 +223,7 @@ def import_report(report: Any, start: Any, end: Any) -> list[str]:
 
 
 def _numbers(numbers: list[str], at_most: int = 30) -> str:
+    numbers = sorted(numbers, key=lambda n: (len(n), n))  # 998 before 1001: in the order a person looks them up
     shown = ", ".join(numbers[:at_most])
     return shown + (f" and {len(numbers) - at_most} more" if len(numbers) > at_most else "")
 
@@ -250,13 +257,18 @@ class _stopping_on_signals:
 
 
 def _summary(result: Any, echo: Echo) -> None:
+    width = terminal_width()
+
+    def said(line: str) -> None:
+        echo(line if width is None else "\n".join(fitted_line(line, width)))
+
     if result.events:
         rows = [(e.order, e.state, e.outcome, e.document, e.message) for e in result.events]
-        echo(table(rows, ("order", "state", "outcome", "document", "message"), [None, None, None, None, 70]))
+        echo(table(rows, ("order", "state", "outcome", "document", "message"), [None, None, None, None, 70], fit=width))
     if result.events_not_kept:
-        echo(f"… and {result.events_not_kept} more (`iexsync log search` has every one)")
+        said(f"… and {result.events_not_kept} more (`iexsync log search` has every one)")
     counts = ", ".join(f"{n} {outcome}" for outcome, n in sorted(result.counts.items()))
-    echo(f"{result.orders_seen} orders read; {counts or 'nothing new'}" + (f"; {result.busy} held by another run" if result.busy else ""))
+    said(f"{result.orders_seen} orders read; {counts or 'nothing new'}" + (f"; {result.busy} held by another run" if result.busy else ""))
 
 
 def log_path(config_path: Path | str, echo: Echo) -> str:
@@ -272,19 +284,35 @@ def log_path(config_path: Path | str, echo: Echo) -> str:
     return path
 
 
-def status(config_path: Path | str, *, as_json: bool, stale_after: int, echo: Echo) -> int:
-    """Whether all is well: 0 nothing needs a human, 1 an order does, 75 no recent run."""
+def status(config_path: Path | str, *, as_json: bool, stale_after: int, echo: Echo, quiet: bool = False) -> int:
+    """Whether all is well: 0 nothing needs a human, 1 an order does, 75 no recent run;
+    `quiet` (-q): nothing printed when all is well (the exit code says it)."""
     from iexsync import service
     from iexsync import status as report
 
     found = service.status(log_path(config_path, echo), stale_after)
+    if quiet and found["exit_code"] == 0:
+        return 0
     if as_json:
         import json
 
         echo(json.dumps(found, indent=2, ensure_ascii=False))
     else:
-        echo("\n".join(report.lines(found)))
+        width = terminal_width()
+        lines = report.lines(found)
+        echo("\n".join(lines if width is None else [part for line in lines for part in fitted_line(line, width)]))
     return found["exit_code"]
+
+
+def fitted_line(line: str, width: int) -> list[str]:
+    """A line of a report in lines of at most `width`, wrapped at words, the rest indented
+    under the first's text (a word longer than that is broken with a marker)."""
+    if len(line) <= width:
+        return [line]
+    indent = " " * min(len(line) - len(line.lstrip()) + 2, width // 2)
+    wrapper = _Wrapper(width=width, subsequent_indent=indent, break_on_hyphens=False)
+    wrapper.marker = "…"
+    return wrapper.wrap(line)
 
 
 def log_search(config_path: Path | str, query: str | None, *, as_json: bool, limit: int, echo: Echo,
@@ -309,7 +337,13 @@ def log_search(config_path: Path | str, query: str | None, *, as_json: bool, lim
 
 
 def terminal_width() -> int | None:
-    """The terminal's width when stdout is one (tables fit it), else None (a pipe: as is)."""
+    """How wide a table may be: $COLUMNS when set (a script or a narrow window can ask),
+    else the terminal's width when stdout is one; else None (a pipe: tables as they are)."""
+    import os
+
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
     if not sys.stdout.isatty():
         return None
     import shutil
@@ -338,10 +372,18 @@ def log_show(config_path: Path | str, order: str, *, as_json: bool, echo: Echo) 
 # like a decimal number).
 
 class _Wrapper(textwrap.TextWrapper):
+    marker = ""  # "…": a cut word says so (a table fitted to a terminal)
+
     def _handle_long_word(self, reversed_chunks: list[str], cur_line: list[str], cur_len: int, width: int) -> None:
         # A word longer than a line is cut where the line ends (tabulate's way: not at a hyphen).
         space_left = 1 if width < 1 else width - cur_len
-        if self.break_long_words and space_left > 0:
+        if self.marker and cur_line:
+            return  # marked mode: the long word starts the next line, not the end of this one
+        if self.marker and space_left > 1:
+            chunk = reversed_chunks[-1]
+            cur_line.append(chunk[:space_left - 1] + self.marker)
+            reversed_chunks[-1] = chunk[space_left - 1:]
+        elif self.break_long_words and space_left > 0:
             chunk = reversed_chunks[-1]
             cur_line.append(chunk[:space_left])
             reversed_chunks[-1] = chunk[space_left:]
@@ -349,8 +391,9 @@ class _Wrapper(textwrap.TextWrapper):
             cur_line.append(reversed_chunks.pop())
 
 
-def _wrap(text: str, width: int) -> str:
+def _wrap(text: str, width: int, marker: str = "") -> str:
     wrapper = _Wrapper(width=width)
+    wrapper.marker = marker
     return "\n".join("\n".join(wrapper.wrap(line)) for line in text.splitlines() if line.strip())
 
 
@@ -362,23 +405,62 @@ def _is_whole_number(text: str) -> bool:
     return True
 
 
+def _fitted(cells: list[list[str]], headers: Sequence[str], widths: Sequence[int | None],
+            fit: int) -> tuple[list[int | None], int]:
+    """Each column's width, and the room kept beside a header, so that the table is at most
+    `fit` wide. Only when it would be wider: the two spaces tabulate keeps beside each
+    header go first; then the columns with a width in `widths` (the messages) give up room,
+    down to 10; then the widest other text column, down to its longest word (a time wraps
+    between date and hour), then to its header. Whole numbers (order numbers, counts) are
+    never wrapped. A column narrower than its text wraps at words in its own column; a word
+    longer than the column is broken with a marker (…) and goes on on the next line."""
+    count = len(headers)
+    wanted = list(widths) + [None] * (count - len(widths))
+    budget = fit - 2 * (count - 1)
+
+    def natural(pad: int) -> list[int]:
+        return [max([len(headers[i]) + pad] + [len(line) for row in cells for line in (row[i].splitlines() or [""])])
+                for i in range(count)]
+
+    pad = 2
+    now = [min(n, w) if w is not None else n for n, w in zip(natural(pad), wanted)]
+    if sum(now) <= budget:
+        return wanted, pad
+    pad = 0
+    full = natural(pad)
+    now = [min(n, w) if w is not None else n for n, w in zip(full, wanted)]
+    numeric = [bool(filled) and all(_is_whole_number(v) for v in filled)
+               for filled in ([row[i] for row in cells if row[i]] for i in range(count))]
+    longest_word = [max([0] + [len(word) for row in cells for word in row[i].split()]) for i in range(count)]
+    for floor_of in (lambda i: max(10, len(headers[i])) if wanted[i] is not None else None,
+                     lambda i: max(len(headers[i]), longest_word[i]),  # wrapped at words only
+                     lambda i: max(len(headers[i]), 3),  # a word broken too, with a marker
+                     lambda i: 3):  # the header too: a terminal narrower than the headers
+        while sum(now) > budget:
+            shrinkable = [i for i in range(count) if not numeric[i] and floor_of(i) is not None and now[i] > floor_of(i)]
+            if not shrinkable:
+                break
+            widest = max(shrinkable, key=lambda i: now[i])
+            now[widest] -= min(sum(now) - budget, now[widest] - floor_of(widest))
+    return [now[i] if now[i] < full[i] else wanted[i] for i in range(count)], pad
+
+
 TABLE_FORMATS = ("simple", "plain", "github", "grid", "pipe", "orgtbl", "rst", "html", "tsv")
 
 
 def table(rows: Sequence[Sequence[Any]], headers: Sequence[str], widths: Sequence[int | None] = (),
           fit: int | None = None, tablefmt: str | None = None) -> str:
     """`rows` under `headers`; a column with a width in `widths` is wrapped at it (words kept
-    whole where they fit), or, with `fit`, at what the other columns leave of that many
-    characters. None is shown empty. `tablefmt` other than "simple": tabulate's layout of
+    whole where they fit); with `fit`, the table is at most that many characters wide
+    (`_fitted`). None is shown empty. `tablefmt` other than "simple": tabulate's layout of
     that name (for pasting into a ticket), tabulate imported only then."""
     cells = [["" if value is None else str(value) for value in row] for row in rows]
-    if fit is not None and widths:
-        wrapped = [index for index, width in enumerate(widths) if width is not None]
-        others = sum(max([len(headers[i]) + 2] + [len(line) for row in cells for line in (row[i].splitlines() or [""])])
-                     for i in range(len(headers)) if i not in wrapped)
-        room = max(10, (fit - others - 2 * (len(headers) - 1)) // max(1, len(wrapped)))
-        widths = [room if width is not None else None for width in widths]
-    if tablefmt and tablefmt != "simple":
+    pad = 2  # beside each header, as tabulate keeps it
+    pasted = bool(tablefmt) and tablefmt != "simple"  # for a ticket: its own width, not this terminal's
+    if fit is not None and not pasted:
+        widths, pad = _fitted(cells, headers, widths, fit)
+        headers = [h if w is None or len(h) <= w else h[:w - 1] + "…" for h, w in zip(headers, list(widths) + [None] * len(headers))]
+    if pasted:
         from tabulate import tabulate
 
         return tabulate(cells, headers=list(headers), tablefmt=tablefmt, disable_numparse=True,
@@ -386,13 +468,13 @@ def table(rows: Sequence[Sequence[Any]], headers: Sequence[str], widths: Sequenc
     for index, width in enumerate(widths):
         if width is not None:
             for row in cells:
-                row[index] = _wrap(row[index], width)
+                row[index] = _wrap(row[index], width, "…" if fit is not None else "")
     columns = []
     for index, header in enumerate(headers):
         lines = [(row[index].strip().splitlines() or [""]) for row in cells]
         filled = [row[index] for row in cells if row[index]]
         right = bool(filled) and all(_is_whole_number(value) for value in filled)
-        width = max([len(header) + 2] + [len(line) for cell in lines for line in cell])
+        width = max([len(header) + pad] + [len(line) for cell in lines for line in cell])
         columns.append((lines, width, right))
     out = [
         "  ".join((h.rjust(w) if right else h.ljust(w)) for h, (_, w, right) in zip(headers, columns)).rstrip(),

@@ -26,11 +26,35 @@ _COLUMNS = "time, order_number, order_id, state, outcome, document_kind, documen
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
+class _ReadOnly(sqlite3.Connection):
+    """A read-only connection that, closed, takes away the -wal and -shm files its reading
+    made (SQLite makes them to read a WAL log, and only a writer's close removes them):
+    `log search`, `status` and a dry run leave the folder as they found it."""
+
+    tidy: str | None = None
+
+    def close(self) -> None:
+        super().close()
+        if self.tidy:
+            try:  # the last connection's close removes them; with another one open, nothing happens
+                other = sqlite3.connect(self.tidy, timeout=0.1)
+                try:
+                    other.execute("PRAGMA schema_version").fetchone()
+                finally:
+                    other.close()
+            except sqlite3.Error:
+                pass
+
+
 def connect(path: str | Path) -> sqlite3.Connection:
     """The log opened so that nothing can be written (a URI with mode=ro), as `Store` opens it
     read-only; sqlite3.Error if it cannot be."""
-    escaped = "".join(f"%{ord(c):02X}" if c in "%?#" else c for c in os.path.abspath(path))
-    conn = sqlite3.connect(f"file://{escaped}?mode=ro", uri=True, isolation_level=None, check_same_thread=False)
+    full = os.path.abspath(path)
+    escaped = "".join(f"%{ord(c):02X}" if c in "%?#" else c for c in full)
+    conn = sqlite3.connect(f"file://{escaped}?mode=ro", uri=True, isolation_level=None, check_same_thread=False,
+                           factory=_ReadOnly)
+    if not (os.path.exists(full + "-wal") or os.path.exists(full + "-shm")):
+        conn.tidy = full  # nobody had it open for writing: leave no -wal/-shm behind
     conn.execute("PRAGMA busy_timeout=30000")
     return conn
 

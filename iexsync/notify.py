@@ -47,6 +47,8 @@ class Notifier:
     def finished(self, events: Sequence[Any], counts: Mapping[str, int], memory: Any = None,
                  status: Mapping[str, Any] | None = None) -> None:
         """After a run: mail its new errors and warnings; the digest if one is due; the ping."""
+        if memory is not None and memory.recall(self._FAILED) is not None:
+            memory.forget(self._FAILED)  # runs finish again: the next failure is news
         news = [event for event in events if event.outcome in ("error", "warning")]
         if news and self.mail:
             errors = sum(1 for event in news if event.outcome == "error")
@@ -62,11 +64,25 @@ class Notifier:
         summary = ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items())) or "nothing new"
         self._ping("/fail" if counts.get("error") else "", summary)
 
-    def failed(self, reason: str) -> None:
-        """The run stopped before finishing (the shop unreachable, keys rejected...)."""
+    _FAILED = "notify:run-failed"  # the reason last mailed for a run that stopped, until one finishes
+
+    def failed(self, reason: str, memory: Any = None) -> None:
+        """The run stopped before finishing (the shop unreachable, keys rejected...): mailed
+        the first time, not again every 5 minutes for the same reason (`memory`, the log's)."""
         self._ping("/fail", reason)
-        if self.mail:
-            self.send("iexsync: a run failed", f"{reason}\n\nThe next run carries on; `iexsync status` shows the state.\n")
+        if not self.mail:
+            return
+        try:
+            if memory is not None and memory.recall(self._FAILED) == reason:
+                return
+        except Exception:  # the log itself is what failed: better a mail too many than none
+            memory = None
+        if self.send("iexsync: a run failed", f"{reason}\n\nThe next run carries on; `iexsync status` shows the state.\n") \
+                and memory is not None:
+            try:
+                memory.remember(self._FAILED, reason)
+            except Exception:
+                pass
 
     # --- the digest ------------------------------------------------------------------------
     def _digest(self, memory: Any, status: Mapping[str, Any]) -> None:

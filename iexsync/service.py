@@ -69,7 +69,7 @@ def sync(settings: Settings, *, dry_run: bool = False, order_ids: list[str] | No
         except BaseException as exc:
             store.fail_run(run_failure(exc))  # for `iexsync status`
             if notifier:
-                notifier.failed(run_failure(exc))
+                notifier.failed(run_failure(exc), memory=store)
             raise
         if notifier:
             report = status_report(store, settings) if notifier.wants_status() else None

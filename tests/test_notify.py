@@ -153,15 +153,21 @@ def test_the_ping_url_hears_start_success_and_failure(demo: Path) -> None:
         assert [path for path, _ in pings.seen] == ["/ping/5f1c/start", "/ping/5f1c"]
 
 
-def test_mail_over_starttls_with_a_login(demo: Path, tmp_path: Path) -> None:
+def _tls(folder: Path):
+    """A server TLS context for 127.0.0.1 from a test CA, and the CA's file for SSL_CERT_FILE."""
     trustme = pytest.importorskip("trustme", reason="trustme (a test dependency) is not installed")
     import ssl
 
     ca = trustme.CA()
     server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("127.0.0.1").configure_cert(server_context)
-    ca_file = tmp_path / "ca.pem"
+    ca_file = folder / "ca.pem"
     ca.cert_pem.write_to_path(str(ca_file))
+    return server_context, ca_file
+
+
+def test_mail_over_starttls_with_a_login(demo: Path, tmp_path: Path) -> None:
+    server_context, ca_file = _tls(tmp_path)
     box = Mailbox()
     port = _free_port()
     controller = Controller(box, hostname="127.0.0.1", port=port, authenticator=box.authenticate,
@@ -177,3 +183,70 @@ def test_mail_over_starttls_with_a_login(demo: Path, tmp_path: Path) -> None:
         assert "could not send mail" in untrusted.stderr and len(box.messages) == 1
     finally:
         controller.stop()
+
+
+def test_mail_over_ssl_port_465_style_with_a_login(demo: Path, tmp_path: Path) -> None:
+    """security: ssl — TLS from the first byte (SMTPS), against a real server speaking only TLS."""
+    server_context, ca_file = _tls(tmp_path)
+    box = Mailbox()
+    sessions: list = []
+
+    def authenticate(server, session, envelope, mechanism, auth_data):
+        sessions.append(server.transport.get_extra_info("cipher"))  # the TLS the login came over
+        return box.authenticate(server, session, envelope, mechanism, auth_data)
+
+    port = _free_port()
+    controller = Controller(box, hostname="127.0.0.1", port=port, authenticator=authenticate,
+                            ssl_context=server_context, auth_require_tls=False)
+    controller.start()
+    try:
+        _mail_config(demo, port, security="ssl")
+        result = run_process("sync", "--config", demo, env={**ENV, "SSL_CERT_FILE": str(ca_file)})
+        assert result.returncode == 1, result.stderr
+        assert "could not send mail" not in result.stderr
+        assert box.logins == [b"books"] and [m["Subject"] for m in box.messages] == ["iexsync: 1 order(s) failed"]
+        assert len(sessions) == 1 and sessions[0][1].startswith("TLS")  # the login went over TLS
+        (demo.parent / "iexsync.db").unlink()  # a new log: 1009's error is news again
+        _mail_config(demo, port, security="starttls", timeout=5)  # plain SMTP first to a TLS-only port: no mail, said
+        plain = run_process("sync", "--config", demo, env={**ENV, "SSL_CERT_FILE": str(ca_file)}, timeout=90)
+        assert "could not send mail" in plain.stderr and len(box.messages) == 1
+        (demo.parent / "iexsync.db").unlink()
+        _mail_config(demo, port, security="ssl", timeout=10)
+        untrusted = run_process("sync", "--config", demo, env=ENV)  # the server's CA not trusted
+        assert "could not send mail" in untrusted.stderr and len(box.messages) == 1
+        assert PASSWORD not in result.stderr + plain.stderr + untrusted.stderr
+    finally:
+        controller.stop()
+
+
+def test_a_run_that_cannot_finish_is_mailed_the_first_time_not_every_run(tmp_path: Path, smtp, server) -> None:
+    """The shop unreachable: cron's run stops every 5 minutes for the same reason; one mail,
+    until a run finishes again (then the next stop is news)."""
+    from tests.fakes.woocommerce import FakeWooCommerce
+    from tests.test_webhooks import KEY, SECRET
+
+    box, port = smtp
+    shop_port = _free_port()
+    path = tmp_path / "config.yaml"
+
+    def shop_at(url: str) -> None:
+        path.write_text(json.dumps({
+            "shop": {"platform": "woocommerce", "url": url, "consumer_key": KEY, "consumer_secret": SECRET},
+            "accounting": {"system": "beancount", "path": "books/ledger.beancount"},
+            "transfer": {"allowed_states": ["completed"], "require_sku": False},
+            "notify": {"email": {"to": ["bookkeeper@example.com"], "host": "127.0.0.1", "port": port, "security": "none"}},
+        }))
+        path.chmod(0o600)
+
+    shop_at(f"http://127.0.0.1:{shop_port}")  # nothing listens there
+    runs = [run_process("sync", "--config", path, timeout=120) for _ in range(2)]
+    assert [r.returncode for r in runs] == [75, 75], runs[0].stderr
+    assert [m["Subject"] for m in box.messages] == ["iexsync: a run failed"]
+    assert f"127.0.0.1:{shop_port}" in box.messages[0].get_payload()
+    server.use(FakeWooCommerce(KEY, SECRET))
+    shop_at(server.url)
+    finished = run_process("sync", "--config", path)
+    assert finished.returncode == 0, finished.stderr  # a run finishes again
+    shop_at(f"http://127.0.0.1:{shop_port}")
+    assert run_process("sync", "--config", path).returncode == 75
+    assert [m["Subject"] for m in box.messages] == ["iexsync: a run failed"] * 2

@@ -123,12 +123,12 @@ def _on_a_terminal(args: list[str], columns: int, env: dict | None = None) -> st
     import struct
     import termios
 
+    environ = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}  # the terminal's own size
+    environ.update(env or {})
     pid, fd = pty.fork()
     if pid == 0:
         fcntl.ioctl(1, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
-        os.environ.pop("COLUMNS", None)
-        os.environ.update(env or {})
-        os.execv(sys.executable, [sys.executable, "-m", "iexsync", *args])
+        os.execve(sys.executable, [sys.executable, "-m", "iexsync", *args], environ)
     output = b""
     while True:
         try:
