@@ -1,4 +1,4 @@
-"""Dinero: a 500-order import (40 with --quick, in a window half as long) under Dinero's rate limit, with zero 429s.
+"""Dinero: a 500-order import (20 with --quick, in a window half as long) under Dinero's rate limit, with zero 429s.
 
 Dinero allows 100 requests a minute per organisation. At that pace a 500-order import takes
 some 30 minutes whatever iexsync does, so the limit is scaled: the fake Dinero's window and
@@ -54,7 +54,7 @@ def write_orders(folder: Path, count: int) -> None:
 def run(quick: bool) -> list[Figure]:
     from tests.fakes.dinero import API_KEY, CLIENT_ID, CLIENT_SECRET, ORGANIZATION_ID, TOKEN_PATH, FakeDinero
 
-    orders = 40 if quick else 500
+    orders = 20 if quick else 500  # --quick: the whole bench in under a minute
     seconds = window() / 2 if quick else window()
     base = "/dev/shm" if Path("/dev/shm").is_dir() else None
     folder = Path(tempfile.mkdtemp(prefix="iexsync-bench-dinero-", dir=base))

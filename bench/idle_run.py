@@ -64,7 +64,8 @@ def run(quick: bool) -> list[Figure]:
             books_made = len(books_server.requests) - mark_e
             note(f"an idle run made {shop_made / runs:.1f} WooCommerce calls and {books_made / runs:.1f} e-conomic calls; "
                  f"iexsync {times['iexsync'] * 1000:.0f} ms, bare {times['bare'] * 1000:.0f} ms (medians of {repeat})")
-            uncached = time_alternating(commands, repeat, env={**env, "PYTHONDONTWRITEBYTECODE": "1"})
+            # (information only: --quick takes half the rounds for it)
+            uncached = time_alternating(commands, repeat // 2 if quick else repeat, env={**env, "PYTHONDONTWRITEBYTECODE": "1"})
             note(f"without a bytecode cache: iexsync {uncached['iexsync'] * 1000:.0f} ms, bare {uncached['bare'] * 1000:.0f} ms")
         return [Figure("idle sync (nothing changed), whole process ÷ bare python + requests + sqlite3 + 1 call",
                        times["iexsync"], times["bare"], 1.4),

@@ -233,7 +233,7 @@ def run(quick: bool) -> list[Figure]:
             Figure(f"webhooks: {len(deliveries):,} deliveries for {orders} orders at {RATE}/s, lost or doubled",
                    lost, len(deliveries), 0.0, "deliveries"),
             Figure(f"webhooks: p99 answer under that load ÷ a bare waitress app's", _p99(times), _p99(bare_times), 3.0),
-            Figure("webhook to books: median delivery → booked invoice ÷ one `sync --order`",
+            Figure("webhook to books: median delivery → document (the invoice booked) ÷ one `sync --order`",
                    statistics.median(delays), statistics.median(by_command), 1.2),
         ]
     finally:

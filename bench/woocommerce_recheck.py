@@ -3,7 +3,7 @@
 With WooCommerce's posts order storage, saving an order's items does not move its
 date_modified, so the change feed never shows the edit; every run re-reads one page of the
 orders transferred in the last `shop.recheck_days`, in rotation. A fake shop (its orders in
-posts storage) with 1,000 orders (200 with --quick) is transferred into a Beancount ledger,
+posts storage) with 1,000 orders (40 with --quick, 20 a page) is transferred into a Beancount ledger,
 then the real `iexsync sync` runs as cron would:
 
 - shop calls per idle run with the recheck ÷ without it (reported, no goal): the recheck's
@@ -46,7 +46,7 @@ def _updates(log: Path, order_id: str) -> int:
 
 
 def run(quick: bool) -> list[Figure]:
-    count = 200 if quick else 1000
+    count, per_page = (40, 20) if quick else (1000, PER_PAGE)  # --quick: two pages a rotation all the same
     folder = Path(tempfile.mkdtemp(prefix="iexsync-bench-recheck-"))
     shop = servers.new_shop()
     shop.generate(count)
@@ -56,7 +56,7 @@ def run(quick: bool) -> list[Figure]:
             configs = {}
             for name, days in (("with", 14), ("without", 0)):
                 (folder / name).mkdir()
-                configs[name] = servers.write_config(folder / name, servers.shop_section(server, recheck_days=days),
+                configs[name] = servers.write_config(folder / name, servers.shop_section(server, recheck_days=days, per_page=per_page),
                                                      accounting, {"overlap_minutes": 0})
                 _sync(configs[name])
             transferred = sum(1 for entry in shop.orders.values() if entry.status in ("processing", "completed"))
@@ -69,7 +69,7 @@ def run(quick: bool) -> list[Figure]:
             note(f"{count} orders, {transferred} transferred; an idle run makes {calls['without']} shop call(s) "
                  f"without the recheck, {calls['with']} with it")
 
-            rotation = math.ceil(transferred / PER_PAGE)
+            rotation = math.ceil(transferred / per_page)
             target = _include_lists(server)[-1][0] if _include_lists(server) else ""
             processing = [i for i, e in shop.orders.items() if e.status == "processing"]
             order_id = int(target) if target and int(target) in processing else processing[0]
@@ -83,7 +83,7 @@ def run(quick: bool) -> list[Figure]:
                 _sync(configs["with"])
                 runs += 1
             note(f"order {order_id}'s items edited (date_modified unchanged): caught after {runs} run(s); "
-                 f"a full rotation is {rotation} run(s) of {PER_PAGE} orders")
+                 f"a full rotation is {rotation} run(s) of {per_page} orders")
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     return [

@@ -35,8 +35,8 @@ from iexsync.events import KEPT_EVENTS, Event, RunResult
 from iexsync.model import Order, Refund
 from iexsync.planner import NOT_ALLOWED, OUTCOME_OF, Action, Outcome, Step
 from iexsync.references import ReferenceLookup
-from iexsync.recheck import recheck_items
-from iexsync.shops.base import BrokenOrder, Shop, ShopItem
+from iexsync.recheck import read_batch, recheck_batch
+from iexsync.shops.base import BrokenOrder, Shop, ShopItem, Unchanged
 from iexsync.store import Intent, Store, Transfer
 from iexsync.timeutil import iso, parse_time, utc_now
 
@@ -76,6 +76,12 @@ class Engine:
         self._fresh_log = not dry_run and not store.has_transfers()
         self._references = ReferenceLookup(books, f"{settings.transfer.reference_prefix}:", settings.transfer.start_date)
         self._result_lock = threading.Lock()  # orders run in a pool of threads
+        # A shop that can tell (on its own class: a wrapper such as the importer's window
+        # reads each item's fields itself) lists orders decided before exactly as they
+        # are without parsing them; process() settles them as it settles an unchanged Order.
+        if not dry_run and getattr(type(shop), "skip_unchanged", None) is not None:
+            fingerprint = settings.fingerprint
+            shop.skip_unchanged(lambda order_id, raw: store.unchanged(order_id, _digest(raw), fingerprint))
 
     # --- the run -----------------------------------------------------------------------------
     def run(self, order_ids: list[str] | None = None, *, forced: bool = True) -> RunResult:
@@ -94,10 +100,15 @@ class Engine:
                     pool.submit(self._fetch_and_process, order_id, forced)
             else:
                 self._due = set(self.store.due_orders(self.settings.fingerprint))
-                newest = self._submit_changed(pool, seen)
-                for item in recheck_items(self.shop, self.store, seen, dry_run=self.dry_run):  # edits no feed shows
-                    seen.add(item.order_id)
-                    pool.submit(self._settle, item)
+                # Edits no feed shows: the recheck's read goes out beside the feed's first page.
+                with ThreadPoolExecutor(1, thread_name_prefix="iexsync-recheck") as reader:
+                    rechecked = reader.submit(read_batch, self.shop,
+                                              recheck_batch(self.shop, self.store, dry_run=self.dry_run))
+                    newest = self._submit_changed(pool, seen)
+                    for item in rechecked.result():
+                        if item.order_id not in seen:  # the feed's copy was handled already
+                            seen.add(item.order_id)
+                            pool.submit(self._settle, item)
                 for order_id in [*self._due, *queued]:
                     if order_id not in seen:
                         seen.add(order_id)
@@ -171,6 +182,8 @@ class Engine:
             self._log(item.order_id, item.number, item.state, Step(Outcome.ERROR, f"The shop's order cannot be read: {item.error}"),
                       source=item.raw)
             return False
+        if isinstance(item, Unchanged):
+            return True  # the shop found it decided before exactly as it is (skip_unchanged)
         order = item
         seen = "" if self.dry_run else _digest(order.raw)
         if not forced and self.store.unchanged(order.order_id, seen, self.settings.fingerprint):

@@ -19,7 +19,6 @@ for a batch); others (the file shop reads everything every run) are left alone.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -27,13 +26,12 @@ from iexsync.shops.base import ShopItem
 from iexsync.timeutil import iso, utc_now
 
 
-def recheck_items(shop: Any, store: Any, skip: set[str], *, dry_run: bool) -> Iterator[ShopItem]:
-    """This run's batch of recently transferred orders, read again (those in `skip` are
-    being handled already)."""
+def recheck_batch(shop: Any, store: Any, *, dry_run: bool) -> list[str]:
+    """This run's batch of recently transferred order ids (empty when the shop takes no
+    part), the rotation moved past it (not in a dry run)."""
     days = getattr(shop, "recheck_days", 0)
-    read = getattr(shop, "orders_by_id", None)
-    if not days or read is None:
-        return
+    if not days or getattr(shop, "orders_by_id", None) is None:
+        return []
     batch_size = getattr(shop, "recheck_batch", 100)
     key = f"recheck:{shop.name}"
     since = iso(utc_now() - timedelta(days=days))
@@ -41,10 +39,13 @@ def recheck_items(shop: Any, store: Any, skip: set[str], *, dry_run: bool) -> It
     if len(batch) < batch_size:  # the end of the rotation: go on from the lowest id
         batch += [order_id for order_id in store.transferred_since(since, "", batch_size - len(batch))
                   if order_id not in batch]
-    if not batch:
-        return
-    if not dry_run:
+    if batch and not dry_run:
         store.remember(key, batch[-1])
-    wanted = [order_id for order_id in batch if order_id not in skip]
-    if wanted:
-        yield from read(wanted)
+    return batch
+
+
+def read_batch(shop: Any, batch: list[str]) -> list[ShopItem]:
+    """The batch's orders, read again in one request. The engine sends it while the change
+    feed is being read (an idle run then waits for one answer, not two), so the batch may
+    hold orders the feed returns too: the engine handles those once, as the feed's."""
+    return shop.orders_by_id(batch) if batch else []

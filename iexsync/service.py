@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from contextlib import ExitStack, contextmanager
 
-from iexsync import registry
-
 TYPE_CHECKING = False  # typing itself is not imported: `log search` starts without it
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -25,10 +23,14 @@ if TYPE_CHECKING:
 
 
 def open_shop(settings: Settings) -> Shop:
+    from iexsync import registry  # not at the top: `log search` opens no connector
+
     return registry.load("shops", settings.shop["platform"]).from_config(settings.shop, settings.base_dir)
 
 
 def open_books(settings: Settings) -> Books:
+    from iexsync import registry
+
     return registry.load("books", settings.accounting["system"]).from_config(settings.accounting, settings.base_dir)
 
 

@@ -13,7 +13,6 @@ import json
 import os
 import sqlite3
 import threading
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 from iexsync import logsearch, migrations
-from iexsync.status import process_alive
 from iexsync.document import DocumentKind
 from iexsync.errors import LogUnavailable
 from iexsync.redaction import redact
@@ -145,7 +143,7 @@ class Store:
 
     # --- runs -------------------------------------------------------------------------------
     def begin_run(self) -> str:
-        self.run = utc_now().strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+        self.run = utc_now().strftime("%Y%m%dT%H%M%S") + "-" + os.urandom(3).hex()  # not uuid: it imports platform
         with self.transaction():
             self._execute(
                 "INSERT INTO runs (run, started, pid) VALUES (?, ?, ?)", (self.run, iso(utc_now()), os.getpid())
@@ -514,6 +512,13 @@ class Store:
 
 class _Undo(Exception):
     """Rolls a transaction back on purpose (a dry run's prune)."""
+
+
+def process_alive(pid: int) -> bool:
+    """status.process_alive, its module imported only when a claim is found."""
+    from iexsync import status
+
+    return status.process_alive(pid)
 
 
 def _storable(value: Any) -> Any:

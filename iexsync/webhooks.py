@@ -30,7 +30,8 @@ import signal
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -65,7 +66,8 @@ _REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found"
 
 
 class Receiver:
-    """The WSGI app. Thread-safe: each request opens its own connection to the log."""
+    """The WSGI app. Thread-safe: each of the server's threads has its own connection to
+    the log (`ThreadLogs`); `close()` closes them."""
 
     def __init__(self, settings: Settings, shop: WebhookSource, worker: "Worker | None" = None, *,
                  max_body: int = DEFAULT_MAX_BODY):
@@ -75,6 +77,7 @@ class Receiver:
         self.worker = worker
         self.max_body = max_body
         self.rejections = _Throttle(REJECTIONS_PER_MINUTE)
+        self.logs = ThreadLogs(settings)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         answer = self._route(environ)
@@ -131,12 +134,9 @@ class Receiver:
         if self.worker is not None:
             self.worker.arriving(delivery.order_id)
         try:
-            store = _open_log(self.settings)
-            try:
+            with self.logs.store() as store:
                 status = store.enqueue_delivery(self.platform, delivery.delivery_id, delivery.order_id, delivery.topic,
                                                 remote)
-            finally:
-                store.close()
         except (UserError, sqlite3.Error) as exc:  # the shop hears a failure; cron reads the order later
             log.error("delivery for order %s could not be recorded: %s", delivery.order_id, redact(str(exc)))
             return _Answer(503, "the log cannot be written")
@@ -165,11 +165,8 @@ class Receiver:
             log.warning("rejected (%d) a delivery from %s%s: %s", status, remote,
                         f" claiming order {order_id}" if order_id else "", text)
             try:
-                store = _open_log(self.settings)
-                try:
+                with self.logs.store() as store:
                     store.reject_delivery(self.platform, text, remote, delivery_id, order_id=order_id)
-                finally:
-                    store.close()
             except (UserError, sqlite3.Error) as exc:
                 log.error("a rejected delivery could not be logged: %s", redact(str(exc)))
         return _Answer(status, {401: "invalid signature", 413: "body too large"}.get(status, reason))
@@ -179,13 +176,14 @@ class Receiver:
         suppressed = self.rejections.drain()
         if suppressed:
             try:
-                store = _open_log(self.settings)
-                try:
+                with self.logs.store() as store:
                     store.reject_delivery(self.platform, f"{suppressed} more rejected deliveries were not logged one by one")
-                finally:
-                    store.close()
             except (UserError, sqlite3.Error):
                 pass
+
+    def close(self) -> None:
+        """After the last request: the threads' log connections."""
+        self.logs.close()
 
 
 class _Throttle:
@@ -263,6 +261,52 @@ def _open_log(settings: Settings) -> Store:
     store = Store(settings.log_path)
     store.conn.execute(f"PRAGMA busy_timeout={LOG_BUSY_TIMEOUT_MS}")
     return store
+
+
+class ThreadLogs:
+    """One open log per thread that asks (waitress's few request threads), kept open: a
+    delivery then costs its INSERT and commit, not an open, a migration check and a close
+    (the last connection's close checkpoints the WAL) every time. A connection that fails
+    is closed and not used again; that thread's next delivery opens a new one."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.opened = 0  # connections opened in all (one per thread while none fails)
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._open: list[Store] = []
+
+    @contextmanager
+    def store(self) -> Iterator[Store]:
+        store = getattr(self._local, "store", None)
+        if store is None:
+            store = _open_log(self.settings)
+            with self._lock:
+                self._open.append(store)
+                self.opened += 1
+            self._local.store = store
+        try:
+            yield store
+        except (UserError, sqlite3.Error):
+            self._local.store = None
+            with self._lock:
+                if store in self._open:
+                    self._open.remove(store)
+            _close_quietly(store)
+            raise
+
+    def close(self) -> None:
+        with self._lock:
+            stores, self._open = self._open, []
+        for store in stores:
+            _close_quietly(store)
+
+
+def _close_quietly(store: Store) -> None:
+    try:
+        store.close()
+    except sqlite3.Error:
+        pass
 
 
 # --- the worker ----------------------------------------------------------------------------
@@ -462,6 +506,7 @@ class WebhookServer:
         if not self.worker.stop(timeout=30):
             log.warning("the webhook run still going was left; the next iexsync sync finishes its orders")
         self.app.flush_rejections()
+        self.app.close()
         self.shop.close()
 
 

@@ -83,7 +83,8 @@ print(" ".join(sorted(sys.modules)))
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     heavy = {"click", "yaml", "jsonschema", "jinja2", "tabulate", "requests", "dataclasses", "typing", "platformdirs",
              "iexsync.cli", "iexsync.config", "iexsync.store", "iexsync.engine", "iexsync.shops.file",
-             "_hashlib"}  # OpenSSL: the config cache's key is CPython's own BLAKE2
+             "_hashlib",  # OpenSSL: the config cache's key is CPython's own BLAKE2
+             "signal", "iexsync.registry"}  # SIGTERM's handler through _signal; no connector is opened
     assert heavy.isdisjoint(loaded), heavy & set(loaded)
 
 
@@ -147,3 +148,23 @@ def test_the_json_lists_the_same_rows_as_the_table(demo: Path, cli) -> None:
     rows = json.loads(run_process("log", "search", "1006", "--json", "-c", demo).stdout)
     table = run_process("log", "search", "1006", "-c", demo).stdout.splitlines()
     assert len(table) == 2 + len(rows) and all(row["outcome"] in line for row, line in zip(rows, table[2:]))
+
+
+def test_sigterm_is_handled_without_the_signal_modules_enums() -> None:
+    """`on_sigterm` (every command's first act) installs its handler through _signal:
+    signal.py builds three enums on import, a measurable part of a log search."""
+    code = """
+import os, sys
+from iexsync.errors import Interrupted, on_sigterm
+on_sigterm()
+loaded = "signal" in sys.modules
+try:
+    os.kill(os.getpid(), 15)
+    for _ in range(1000):
+        pass
+    print("not interrupted", loaded)
+except Interrupted:
+    print("interrupted", loaded)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["interrupted", "False"]

@@ -522,6 +522,17 @@ def test_a_delivery_the_log_cannot_take_gets_503_before_the_shop_gives_up(fake, 
     assert receiver.inbox() == [] and receiver.documents() == []
 
 
+def test_each_server_thread_keeps_one_log_connection(fake, receiver) -> None:
+    """A delivery costs its INSERT and commit, not an open (and migration check) and a
+    close of the log: 20 deliveries, at most one connection per waitress thread (4)."""
+    topics = hooks(fake, receiver)
+    answers = [fake.deliver(topics["order.updated"], order_id) for order_id in (723, 727, 729, 728) * 5]
+    assert answers == [200] * 20
+    assert 1 <= receiver.server.app.logs.opened <= 4
+    receiver.settled()
+    assert sorted({row[1] for row in receiver.inbox()}) == ["723", "727", "728", "729"]
+
+
 def test_health_and_unknown_paths(receiver) -> None:
     assert requests.get(receiver.base + "/health", timeout=5).status_code == 200
     assert requests.get(receiver.base + "/health", timeout=5).json() == {"status": "ok"}

@@ -31,7 +31,18 @@ class BrokenOrder:
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
-ShopItem = Union[Order, BrokenOrder]
+@dataclass(frozen=True)
+class Unchanged:
+    """A listed order exactly as it was when last decided (a shop's `skip_unchanged`): not
+    read into an Order again, since deciding it again would only repeat what the log holds."""
+
+    order_id: str
+    modified: datetime | None = None
+    number: str = ""
+    state: str = ""
+
+
+ShopItem = Union[Order, BrokenOrder, Unchanged]
 
 
 @dataclass(frozen=True)

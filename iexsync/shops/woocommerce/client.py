@@ -11,7 +11,6 @@ Facts this relies on (woocommerce/woocommerce-rest-api-docs, wp-api-v3):
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Mapping
 from datetime import datetime, timezone
@@ -179,6 +178,8 @@ def _html_hint(response: requests.Response) -> str:
     if "html" not in kind_of and not text.lstrip().startswith("<"):
         return f"no WooCommerce error ({response.reason or 'empty'})"
     title = re.search(r"<title[^>]*>(.*?)</title>", text, re.I | re.S)
+    import html  # only for this rare answer
+
     shown = " ".join(html.unescape(title.group(1)).split())[:80] if title else " ".join(text[:80].split())
     return (f"an HTML page {'titled' if title else 'starting'} {shown!r} instead of JSON; maintenance mode, "
             "a security plugin or a proxy may be in the way")

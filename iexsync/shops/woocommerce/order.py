@@ -12,7 +12,6 @@ Every problem raises OrderInvalid naming the field and the value, so the log say
 
 from __future__ import annotations
 
-import html
 import json
 import re
 from datetime import datetime, timedelta, timezone
@@ -116,7 +115,9 @@ class _Reader:
 
     def text(self, obj: dict[str, Any], key: str, path: str = "") -> str:
         value = self.field(obj, key, path, (str, int), "")
-        return html.unescape(str(value)).strip()[:MAX_TEXT]
+        from html import unescape  # here, not at the top: an idle run parses no order (html.entities is big)
+
+        return unescape(str(value)).strip()[:MAX_TEXT]
 
     def money(self, obj: dict[str, Any], key: str, path: str, default: Any = ...) -> Decimal:
         value = obj.get(key, default)
