@@ -127,8 +127,8 @@ def run(quick: bool) -> list[Figure]:
     try:
         raws = _orders(orders + 1, 200_000)
         ledger = folder / "beancount" / "ledger.beancount"
-        into_ledger, watcher = _import(folder / "beancount", raws, {"system": "beancount", "path": "ledger.beancount"},
-                                       watch=ledger)
+        into_ledger, watcher = _import(folder / "beancount", raws, {"system": "beancount", "path": "ledger.beancount",
+                                                                  **servers.IN_USD}, watch=ledger)
         assert watcher is not None
         seeded = 1
         first = (watcher.time_at(seeded + 1 + window) - watcher.time_at(seeded + 1)) / window

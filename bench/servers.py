@@ -116,6 +116,11 @@ def shop_section(server: FakeServer, **overrides: Any) -> dict[str, Any]:
 
 
 # --- the books --------------------------------------------------------------------------------
+# The generated orders are the US example shop's, in USD: the books' own currency, so no
+# document asks for an exchange rate (accounting.exchange_rates).
+IN_USD = {"exchange_rates": {"home_currency": "USD"}}
+
+
 def new_books(rate_limit: tuple[int, float] | None = None) -> FakeEconomic:
     """An e-conomic agreement for the US example shop: USD, 7.5 % in the standard group."""
     return FakeEconomic(base_currency="USD", group_rates={1: Decimal("7.5"), 2: Decimal("0")}, rate_limit=rate_limit)
@@ -124,7 +129,7 @@ def new_books(rate_limit: tuple[int, float] | None = None) -> FakeEconomic:
 def books_section(server: FakeServer, **overrides: Any) -> dict[str, Any]:
     return {"system": "economic", "url": server.url, "app_secret_token": APP_SECRET_TOKEN,
             "agreement_grant_token": AGREEMENT_GRANT_TOKEN, "home_country": "US",
-            "products": {"default_sku": DEFAULT_SKU}, **overrides}
+            "products": {"default_sku": DEFAULT_SKU}, **IN_USD, **overrides}
 
 
 def economic_calls(fake: FakeEconomic) -> Counter[str]:

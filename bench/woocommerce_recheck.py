@@ -52,7 +52,7 @@ def run(quick: bool) -> list[Figure]:
     shop.generate(count)
     try:
         with shop.serve() as server:
-            accounting = {"system": "beancount", "path": "ledger.beancount"}
+            accounting = {"system": "beancount", "path": "ledger.beancount", **servers.IN_USD}
             configs = {}
             for name, days in (("with", 14), ("without", 0)):
                 (folder / name).mkdir()

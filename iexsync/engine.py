@@ -74,6 +74,10 @@ class Engine:
         self._due: set[str] = set()  # orders this run fetches by id because they are due
         # A log that has recorded no document yet may be new, or a lost one's replacement.
         self._fresh_log = not dry_run and not store.has_transfers()
+        # Whether any allowed state makes an order document: only then can the bookkeeper have
+        # invoiced one, so only then does a fresh log look for such an invoice.
+        self._order_documents = any(getattr(settings.transfer.rule_for(state), "document", "") == "order"
+                                    for state in settings.transfer.allowed_states)
         self._references = ReferenceLookup(books, f"{settings.transfer.reference_prefix}:", settings.transfer.start_date)
         self._result_lock = threading.Lock()  # orders run in a pool of threads
         # A shop that can tell (on its own class: a wrapper such as the importer's window
@@ -291,6 +295,11 @@ class Engine:
             current = self.store.transfer(reference)
             if current is None or current.booked:
                 return  # the create before it failed, or it is booked already
+        if (self._fresh_log and self._order_documents and step.action is Action.CREATE
+                and document.kind is DocumentKind.INVOICE and not step.converted_from):
+            # A new or lost log knows no order document, yet the bookkeeper may have invoiced
+            # one (e-conomic's order → invoice flow carries the order's reference over).
+            step = replace(step, converted_from=mapping.reference(self.settings, order, DocumentKind.ORDER))
         intent = Intent(
             reference=reference, order_id=order.order_id, order_number=order.number, action=step.action.value,
             kind=document.kind.value, fingerprint=document.fingerprint(), totals=planner.money(document),
@@ -369,17 +378,21 @@ class Engine:
         already: an invoice the bookkeeper made from the order's document (found by that
         document's reference, which the conversion carries over), or, on a fresh log,
         anything with this reference: a lost or replaced log must not book again what the
-        accounting system already holds."""
+        accounting system already holds. On a fresh log its own reference is asked first, then
+        the order document's (the log knows no order document, so every invoice asks)."""
+        found = None
+        if step.action in (Action.CREATE, Action.CREDIT) and self._fresh_log:
+            found = self._references.find(document)  # in bulk where the connector can list them
+            if found is not None and step.action is Action.CREDIT and not found.booked:
+                return None  # a credit note's draft whose booking never happened: credit() finds and books it
+        if found is not None:
+            return _adopted(found)
         if step.action is Action.CREATE and step.converted_from:
-            found = self.books.find(step.converted_from, DocumentKind.INVOICE)
+            found = (self._references.find(replace(document, reference=step.converted_from))
+                     if self._fresh_log else self.books.find(step.converted_from, DocumentKind.INVOICE))
             if found is not None and found.kind is DocumentKind.INVOICE:
                 return replace(found, reference=document.reference, remote_id=_CONVERTED)
-        if step.action not in (Action.CREATE, Action.CREDIT) or not self._fresh_log:
-            return None
-        found = self._references.find(document)  # in bulk where the connector can list them
-        if found is not None and step.action is Action.CREDIT and not found.booked:
-            return None  # a credit note's draft whose booking never happened: credit() finds and books it
-        return _adopted(found) if found else None
+        return None
 
     def _call(self, step: Step, document: Document) -> DocumentRef:
         if step.action is Action.CREATE:
@@ -524,6 +537,8 @@ class Engine:
             return
         kind = naming.kind_name(step.document.kind, None) if step.document else ""
         message = step.message.format(document=f"a new {kind}" if step.action is not Action.BOOK else "the invoice")
+        if step.document is not None:  # what the mapping would do to meet the shop's totals, as the real run says
+            message += mapping.remarks_text(step.document, None, step.action)
         self._count(Event(order.number, order.state, step.outcome.value, kind, message))
         if step.document is not None and step.action is not None:
             with self._result_lock:

@@ -13,7 +13,7 @@ from typing import Any
 
 from iexsync.config import Settings
 from iexsync.document import Document, DocumentKind, DocumentLine, DocumentRef
-from iexsync.errors import MappingError
+from iexsync.errors import Interrupted, MappingError
 from iexsync.model import Line, LineKind, Order, Refund, Totals
 from iexsync.money import ZERO, round_money
 
@@ -41,6 +41,8 @@ def skip_reason(settings: Settings, order: Order) -> str | None:
         try:
             if templates.evaluate(rule.skip_if, context):
                 return rule.name
+        except Interrupted:  # SIGTERM while rendering: the run stops, the order is not its error
+            raise
         except Exception as exc:  # noqa: BLE001 - any failure inside an admin's expression
             raise MappingError(f"the filter {rule.name!r} ({rule.skip_if}) fails on this order: {exc}") from None
     return None
@@ -236,6 +238,8 @@ def _fields(settings: Settings, order: Order) -> dict[str, str]:
     for name, source in settings.mappings.items():
         try:
             fields[name] = templates.render(source, context)
+        except Interrupted:  # SIGTERM while rendering: the run stops, the order is not its error
+            raise
         except Exception as exc:  # noqa: BLE001 - any failure inside an admin's template
             raise MappingError(f"the mapping {name!r} ({source}) fails on this order: {exc}") from None
     return fields

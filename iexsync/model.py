@@ -21,6 +21,9 @@ class LineKind(str, enum.Enum):
     FEE = "fee"
     DISCOUNT = "discount"
     REFUND = "refund"  # on a credit note: the part of a refund no line of it accounts for
+    # A gift card sold: money taken for a sale still to come, so a liability, not revenue, and no
+    # VAT until it is used (the sale it pays for carries the VAT).
+    GIFT_CARD = "gift_card"
 
 
 @dataclass(frozen=True)

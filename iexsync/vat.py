@@ -33,6 +33,7 @@ from decimal import Decimal
 from typing import Any, Protocol, TypeVar
 
 from iexsync.errors import MappingError
+from iexsync.model import LineKind
 from iexsync.money import ZERO, format_rate
 
 T = TypeVar("T")
@@ -156,7 +157,8 @@ def classify(party: _Party, home: str) -> VatTreatment:
         if is_eu(home) and is_eu(country):
             return VatTreatment(Treatment.OSS, country, rates)
         return VatTreatment(Treatment.FOREIGN, country, rates)
-    net = sum((line.net for line in party.lines), ZERO)
+    # A gift card sold is no supply yet (its VAT is due when it is used): it decides nothing.
+    net = sum((line.net for line in party.lines if line.kind is not LineKind.GIFT_CARD), ZERO)
     if destination == home:
         return VatTreatment(Treatment.DOMESTIC if net == ZERO else Treatment.EXEMPT, home)
     if not (is_eu(home) and is_eu(destination)):

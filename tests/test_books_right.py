@@ -387,3 +387,70 @@ def test_an_order_turned_into_an_invoice_by_the_bookkeeper_is_never_invoiced_twi
     ]
     sync(cli, path)
     assert len(books.booked) == 1 and books.drafts == {}
+
+
+@pytest.mark.parametrize("sent", [False, True], ids=["order-draft", "sent-order"])
+def test_a_lost_log_finds_the_invoice_the_bookkeeper_made_from_the_order(tmp_path, shop, server, books,
+                                                                        economic_server, cli, sent) -> None:
+    """The log is lost after the bookkeeper turned the order document into an invoice: the
+    new log knows no order document, yet the invoice carrying the order's reference is found
+    before anything is written, so the sale is booked once, not twice."""
+    path = configure(tmp_path, server, economic_server)
+    demo(shop, 1005)  # processing: an order draft
+    sync(cli, path)
+    if sent:
+        books.mark_order_sent(1)  # e-conomic: an order sent to the buyer moves to /orders/sent
+    draft = books.convert_order(1)
+    for leftover in tmp_path.glob("iexsync.db*"):
+        leftover.unlink()
+    shop.modify(1005, status="completed")
+    assert sync(cli, path).exit_code == 0
+    assert books.count("POST /invoices/drafts") == 0
+    assert [doc["grossAmount"] for doc in books.booked.values()] == [Decimal("836.25")] and books.drafts == {}
+    assert events(tmp_path, "1005")[-2:] == [
+        ("transferred", f"Already in the accounting system as invoice draft {draft}, made from the order's document "
+                        "(iexsync:woocommerce:1005:order); recorded, not written again"),
+        ("booked", "Booked as booked invoice 1"),
+    ]
+    sync(cli, path)
+    assert len(books.booked) == 1 and books.drafts == {}
+
+
+# --- 5. a dry run says what it would do to meet the shop's totals ------------------------------------
+def test_a_dry_run_names_the_rounding_line_it_would_add(demo: Path) -> None:
+    """The shop's total is a cent more than its lines (a shop rounding at the total): the run
+    would add a rounding line, and the dry run says so, as the real run's event does."""
+    from iexsync import config as config_module, service
+
+    orders = demo.parent / "examples" / "orders"
+    raw = json.loads((orders / "1001.json").read_text())
+    raw["total"] = str(Decimal(raw["total"]) + Decimal("0.01"))
+    (orders / "1001.json").write_text(json.dumps(raw))
+    before = sorted(str(p.relative_to(demo.parent)) for p in demo.parent.rglob("*"))
+
+    result = service.sync(config_module.load(demo), dry_run=True, order_ids=["1001"])
+
+    (event,) = [event for event in result.events if event.order == "1001" and event.outcome == "transferred"]
+    assert event.message.endswith("; a rounding line of +0.01 DKK makes the document the shop's total 1646.26"), event
+    assert sorted(str(p.relative_to(demo.parent)) for p in demo.parent.rglob("*")) == before  # nothing written
+
+
+def test_a_sigterm_while_a_template_renders_stops_the_run_and_is_not_the_orders_error(demo: Path) -> None:
+    """SIGTERM raises Interrupted wherever the run is; inside an admin's template it must stop
+    the run (exit 130, the order decided again next run), not be logged as the order's error."""
+    from dataclasses import replace as replaced
+
+    from iexsync import config as config_module, mapping
+    from iexsync.document import DocumentKind
+    from iexsync.errors import Interrupted
+    from iexsync.shops.woocommerce.order import parse_order
+
+    class SigtermOnRead(str):
+        def __str__(self) -> str:
+            raise Interrupted()
+
+    settings = config_module.load(demo)
+    settings = replaced(settings, mappings={"heading": "{{ order.customer_note }}"})
+    order = replaced(parse_order(json.loads((EXAMPLES / "1001.json").read_text())), customer_note=SigtermOnRead("x"))
+    with pytest.raises(Interrupted):
+        mapping.build_document(settings, order, DocumentKind.INVOICE)

@@ -35,6 +35,7 @@ def fake(server: WooServer) -> FakeWooCommerce:
 
 def config(folder: Path, server: WooServer, **shop) -> Path:
     tree = yaml.safe_load((REPO / "config.example.yaml").read_text())
+    tree["accounting"]["exchange_rates"] = {"home_currency": "USD"}  # the vendor's shop sells in USD: its ledger's own currency
     tree["shop"] = {"platform": "woocommerce", "url": server.url,
                     "consumer_key": "${WOO_KEY}", "consumer_secret": "${WOO_SECRET}", **shop}
     tree["transfer"].update({"start_date": None, "require_sku": False, "overlap_minutes": 0})

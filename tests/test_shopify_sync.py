@@ -27,6 +27,9 @@ def config(folder: Path, server: ShopifyServer, transfer: dict | None = None, ac
                         "require_sku": True, **(transfer or {})}
     if accounting:
         tree["accounting"] = accounting
+    # The captured shops sell in CAD and USD: their documents keep that currency without a
+    # rate (tests/test_exchange_rates.py covers the rates), so no rate source is asked.
+    tree["accounting"].setdefault("exchange_rates", {"policy": "accounting_system"})
     tree["log"] = {"path": str(folder / "iexsync.db")}
     path = folder / "config.yaml"
     path.write_text(yaml.safe_dump(tree, sort_keys=False))

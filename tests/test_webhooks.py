@@ -46,6 +46,7 @@ def fake(server: WooServer) -> FakeWooCommerce:
 
 def write_config(folder: Path, server: WooServer, **shop: object) -> Path:
     tree = yaml.safe_load((REPO / "config.example.yaml").read_text())
+    tree["accounting"]["exchange_rates"] = {"home_currency": "USD"}  # the vendor's shop sells in USD: its ledger's own currency
     tree["shop"] = {"platform": "woocommerce", "url": server.url, "consumer_key": KEY, "consumer_secret": SECRET,
                     "webhook_secret": HOOK_SECRET, **shop}
     tree["transfer"].update({"start_date": None, "require_sku": False})

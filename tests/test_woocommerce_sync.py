@@ -71,6 +71,9 @@ def test_sync_transfers_the_vendors_example_orders(tmp_path, fake, server, cli) 
     fake.utc_offset = timedelta(hours=-3)
     fake.load_vendor_examples()
     path = config(tmp_path, server, transfer={"start_date": None, "require_sku": False})
+    tree = yaml.safe_load(path.read_text())
+    tree["accounting"]["exchange_rates"] = {"home_currency": "USD"}  # the vendor's shop sells in USD: its ledger's own currency
+    path.write_text(yaml.safe_dump(tree, sort_keys=False))
     result = cli("sync", "--config", path, "--verbose", env=ENV)
     assert result.exit_code == 0, result.output
     ledger = tmp_path / "books" / "ledger.beancount"

@@ -26,10 +26,10 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from iexsync.books.ledgerfile import LedgerFile
-from iexsync import vat
+from iexsync import exchange, vat
 from iexsync.document import Document, DocumentKind, DocumentRef
 from iexsync.errors import ConfigError, DocumentExists, OrderError, RemoteRejected
-from iexsync.model import Totals
+from iexsync.model import LineKind, Totals
 from iexsync.money import ZERO
 from iexsync.toolkit.settings import with_defaults
 
@@ -42,6 +42,7 @@ DEFAULT_ACCOUNTS = {
     "receivable": "Assets:Receivables:Customers",
     "revenue": "Income:Sales",
     "vat": "Liabilities:VAT:Output",
+    "gift_cards": "Liabilities:GiftCards",
 }
 
 
@@ -87,13 +88,16 @@ class BeancountBooks:
             "home_country": {"type": "string", "pattern": "^[A-Z]{2}$", "default": "DK",
                              "description": "The business's country (ISO code): decides domestic, OSS, EU reverse-charge "
                                             "and export sales, each on its own accounts."},
+            "exchange_rates": exchange.SCHEMA,
         },
     }
     name = "beancount"
     max_workers: ClassVar[int | None] = 1  # one file: writes are serial, numbers follow the orders
 
-    def __init__(self, path: Path, accounts: Mapping[str, str], open_date: str, home_country: str = "DK"):
+    def __init__(self, path: Path, accounts: Mapping[str, str], open_date: str, home_country: str = "DK",
+                 rates: exchange.RatePolicy | None = None):
         self.path = path
+        self.rates = exchange.ExchangeRates(rates or exchange.RatePolicy())
         self.home_country = home_country.upper()
         self.accounts = {**DEFAULT_ACCOUNTS, **accounts}
         self.open_date = open_date
@@ -112,7 +116,8 @@ class BeancountBooks:
         if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
             raise ConfigError([f"accounting.path: cannot make the folder for {path}: {existing} is not a writable folder"])
         given = with_defaults(cls.CONFIG_SCHEMA, section)
-        return cls(path, given["accounts"], given["open_date"], given["home_country"])
+        return cls(path, given["accounts"], given["open_date"], given["home_country"],
+                   exchange.RatePolicy.from_section(given["exchange_rates"]))
 
     # --- the protocol ------------------------------------------------------------------------
     def check(self) -> None:
@@ -165,7 +170,7 @@ class BeancountBooks:
 
     @_serialised
     def use_memory(self, memory: Any) -> None:
-        pass  # the ledger is local: nothing to save a lookup on
+        self.rates.memory = memory  # the exchange rates used: a draft rewritten later keeps its rate
 
     @_serialised
     def credit(self, ref: DocumentRef, document: Document, *, resume: bool = False) -> DocumentRef:
@@ -206,13 +211,17 @@ class BeancountBooks:
         if treatment is not None:
             meta["vat-treatment"] = treatment.kind.value
             meta["vat-country"] = treatment.country
+        rate = self.rates.for_document(document.currency, document.date) if treatment is not None else None
+        if rate is not None:
+            meta["exchange-rate-date"] = rate.day.isoformat()
+            numbers["exchange-rate"] = rate.per_100
         meta_lines = [f"  {key}: {_quote(value)}" for key, value in meta.items()]
         meta_lines += [f"  {key}: {value}" for key, value in numbers.items()]  # numbers: bean-query sums them
         day = document.date.isoformat()
         if document.kind is DocumentKind.ORDER:
             return [f'{day} custom "iexsync-order" {_quote(title)} {document.totals.gross} {document.currency}', *meta_lines]
         flag = "*" if booked else "!"
-        return [f"{day} {flag} {_quote(payee)} {_quote(title)}", *meta_lines, *self._postings(document)]
+        return [f"{day} {flag} {_quote(payee)} {_quote(title)}", *meta_lines, *self._postings(document, rate)]
 
     def _treatment(self, document: Document) -> vat.VatTreatment:
         return vat.classify(document, self.home_country)
@@ -233,22 +242,33 @@ class BeancountBooks:
                     f"{output}:{scheme}:{treatment.country}:{_rate_name(rate)}")
         return f"{revenue}:{_rate_name(rate)}", f"{output}:{_rate_name(rate)}"
 
-    def _postings(self, document: Document) -> list[str]:
+    def _postings(self, document: Document, exchange_rate: exchange.Rate | None = None) -> list[str]:
+        """The transaction's postings in the document's currency; a foreign-currency one with
+        the rate as each posting's price (`@ 7.117366 DKK`), so its weight, and so every
+        balance and report converted at it, is in the home currency at the document's rate."""
         sign = Decimal(-1) if document.kind is DocumentKind.CREDIT_NOTE else Decimal(1)
         treatment = self._treatment(document)
         revenue: dict[Decimal, Decimal] = {}
         vat: dict[Decimal, Decimal] = {}
+        gift_cards = ZERO  # sold gift cards: owed to their holders until used, no revenue, no VAT
         for line in document.lines:
+            if line.kind is LineKind.GIFT_CARD:
+                gift_cards += line.net + line.vat
+                continue
             revenue[line.vat_rate] = revenue.get(line.vat_rate, ZERO) + line.net
             vat[line.vat_rate] = vat.get(line.vat_rate, ZERO) + line.vat
         postings = [(self.accounts["receivable"], sign * document.totals.gross)]
+        if gift_cards:
+            postings.append((self.accounts["gift_cards"], -sign * gift_cards))
         for rate in sorted(revenue, reverse=True):
             revenue_account, vat_account = self._accounts_for(treatment, rate)
             if revenue[rate]:
                 postings.append((revenue_account, -sign * revenue[rate]))
             if vat[rate]:
                 postings.append((vat_account, -sign * vat[rate]))
-        return [f"  {account:<40} {amount:>12} {document.currency}" for account, amount in postings]
+        price = (f" @ {exchange_rate.per_unit.normalize():f} {exchange_rate.home_currency}"
+                 if exchange_rate is not None else "")
+        return [f"  {account:<40} {amount:>12} {document.currency}{price}" for account, amount in postings]
 
     # --- the file ----------------------------------------------------------------------------
     def _entries(self) -> dict[str, _Entry]:

@@ -517,8 +517,15 @@ class FakeDinero:
             raise dinero_error(400, 42, "Validation failed.", {"DepositAccountNumber": "Deposit account does not exist."})
         if Decimal(str(body.get("Amount", 0))) == 0:
             raise dinero_error(400, 42, "Validation failed.", {"Amount": "Amount must be different from 0."})
-        payment = {"Guid": str(uuid.uuid4()), "DepositAccountNumber": body["DepositAccountNumber"], "Currency": "DKK",
-                   "ExchangeRate": Decimal(100), "PaymentClass": "Invoice", "RelatedVoucherId": None,
+        currency, rate = (document.get("Currency") or "DKK").upper(), Decimal(100)
+        if currency != "DKK":  # the docs: AmountInForeignCurrency "is required" for a foreign-currency voucher
+            foreign = body.get("AmountInForeignCurrency")
+            if foreign in (None, 0):
+                raise dinero_error(400, 42, "Validation failed.",
+                                   {"AmountInForeignCurrency": "Required for a voucher in a foreign currency."})
+            rate = Decimal(str(body["Amount"])) * 100 / Decimal(str(foreign))  # [ours] the rate Amount/foreign implies
+        payment = {"Guid": str(uuid.uuid4()), "DepositAccountNumber": body["DepositAccountNumber"], "Currency": currency,
+                   "ExchangeRate": rate, "PaymentClass": "Invoice", "RelatedVoucherId": None,
                    "ExternalReference": body.get("ExternalReference"), "PaymentDate": body.get("PaymentDate"),
                    "Description": body["Description"], "Amount": Decimal(str(body["Amount"]))}
         self.payments.setdefault(guid, []).append(payment)

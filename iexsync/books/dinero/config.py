@@ -15,6 +15,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from iexsync import exchange
+
 DEFAULT_URL = "https://api.dinero.dk"
 DEFAULT_AUTH_URL = "https://authz.dinero.dk/dineroapi/oauth/token"
 MATCH_ON = ("email", "vat_number")
@@ -106,6 +108,8 @@ CONFIG_SCHEMA: dict[str, Any] = {
                 "fees": _account("Fees with VAT; null: the sales account.", None),
                 "refunds": _account("Refunded amounts not tied to a returned item; null: the sales account.", None),
                 "rounding": _account("Rounding and totals corrections (an account without VAT); null: sales_vat_free.", None),
+                "gift_cards": _account("Gift cards sold: the gift card liability (a debt until the card is used), "
+                                       "without VAT; null: an order selling one is an error.", None),
             },
         ),
         "oss_accounts": {
@@ -134,6 +138,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
                 },
             },
         ),
+        "exchange_rates": exchange.SCHEMA,
         "totals": _object(
             "How Dinero's totals are checked against the shop's before booking.",
             {
@@ -182,6 +187,7 @@ class DineroSettings:
     method_payments: Mapping[str, PaymentRule] = field(default_factory=dict)
     tolerance: Decimal = Decimal("0.10")
     on_mismatch: str = "draft"
+    exchange_rates: exchange.RatePolicy = field(default_factory=exchange.RatePolicy)
 
     @classmethod
     def from_section(cls, section: Mapping[str, Any], base_dir: Path | None = None) -> "DineroSettings":
@@ -222,6 +228,7 @@ class DineroSettings:
             method_payments={name: _payment(value or {}) for name, value in (payments.get("methods") or {}).items()},
             tolerance=_decimal(totals["tolerance"]),
             on_mismatch=totals["on_mismatch"],
+            exchange_rates=exchange.RatePolicy.from_section(section.get("exchange_rates")),
         )
 
     def payment_for(self, method_id: str, title: str) -> PaymentRule:

@@ -27,7 +27,7 @@ import re
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -41,6 +41,7 @@ from iexsync.books.dinero.errors import DUPLICATE, TIMESTAMP_OUTDATED
 from iexsync.books.dinero.products import ProductCatalog
 from iexsync.books.dinero.vat import account_for, treatment
 from iexsync.vat import VatTreatment
+from iexsync.exchange import ExchangeRates
 from iexsync.document import Document, DocumentKind, DocumentRef
 from iexsync.model import LineKind, Totals
 from iexsync.toolkit.cache import Recent, Remembered
@@ -88,6 +89,7 @@ class DineroBooks:
         self.contacts = ContactDirectory(self.api, settings)
         self.products = ProductCatalog(self.api)
         self.memory = Remembered()
+        self.rates = ExchangeRates(settings.exchange_rates, timeout=settings.timeout)
         self._held: dict[str, str] = {}  # reference → why its totals keep it from being booked
         self._read_back: Recent[str, dict[str, Any]] = Recent(REMEMBERED)  # guid → the document as last read or written
 
@@ -101,6 +103,7 @@ class DineroBooks:
         owner = hashlib.sha256(f"{self.settings.url}\n{self.settings.organization_id}".encode()).hexdigest()[:16]
         self.memory = Remembered(memory, f"dinero:{owner}:")
         self.contacts.memory = self.products.memory = self.memory
+        self.rates.memory = memory  # a rate is the same for every organisation: kept without its prefix
 
     def check(self) -> None:
         self.api.get("accounts/deposit", {"fields": "AccountNumber"})  # 401/403 raise CredentialsRejected
@@ -248,6 +251,7 @@ class DineroBooks:
         if held and not resumed and self.settings.on_mismatch == "draft":
             raise errors.RemoteRejected(f"{held}; {_name(ref)} was left unbooked for you to check")
         plan = self._payment_plan(document) if place is INVOICES and document is not None else None
+        unpaid = self._unregistered_payment(document) if place is INVOICES and document is not None else ""
         if plan is not None and not resumed:
             # Before booking: a run that dies between the booking and the payment leaves this
             # behind, and `find` (which settles the interrupted booking) finishes the payment.
@@ -258,7 +262,7 @@ class DineroBooks:
         booked = self._ref(place, current, ref.reference)
         if plan is not None:
             self._pay(guid, current, plan, look_first=resumed)
-        return booked
+        return replace(booked, remarks=(*booked.remarks, unpaid)) if unpaid else booked
 
     def _book(self, place: Place, guid: str, current: dict[str, Any], ref: DocumentRef) -> tuple[dict[str, Any], bool]:
         """POST …/book with the current TimeStamp; (the booked document, whether an earlier
@@ -294,14 +298,35 @@ class DineroBooks:
 
     # --- payments -----------------------------------------------------------------------
     def _payment_plan(self, document: Document) -> dict[str, Any] | None:
-        """The payment of a paid order, on the deposit account its payment method names."""
+        """The payment of a paid order, on the deposit account its payment method names.
+
+        A foreign-currency invoice's payment is registered in DKK on the deposit account, at
+        the rate of the payment's date (`_per_100`, from `exchange_rates`), with the invoice's
+        own amount as `AmountInForeignCurrency` (Dinero requires it for such a voucher)."""
         rule = self.settings.payment_for(document.payment.method_id, document.payment.title)
         if rule.deposit_account is None:
             return None
         title = document.payment.title or document.payment.method_id or "webshop"
-        return {"DepositAccountNumber": rule.deposit_account, "RemainderIsFee": False,
-                "ExternalReference": f"{document.reference}:payment"[:128], "PaymentDate": document.date.isoformat(),
-                "Description": f"Betaling ordre {document.order_number} ({title})"[:250]}
+        plan: dict[str, Any] = {
+            "DepositAccountNumber": rule.deposit_account, "RemainderIsFee": False,
+            "ExternalReference": f"{document.reference}:payment"[:128], "PaymentDate": document.date.isoformat(),
+            "Description": f"Betaling ordre {document.order_number} ({title})"[:250]}
+        if document.currency.upper() != "DKK":
+            rate = self.rates.for_document(document.currency, document.date)
+            if rate is None:
+                return None  # no rate of ours to register it at: _unregistered_payment says so
+            plan["_per_100"] = str(rate.per_100)
+        return plan
+
+    def _unregistered_payment(self, document: Document) -> str:
+        """Why a paid foreign-currency invoice's payment was not registered, or ''."""
+        rule = self.settings.payment_for(document.payment.method_id, document.payment.title)
+        if rule.deposit_account is None or document.currency.upper() == "DKK":
+            return ""
+        if self.rates.for_document(document.currency, document.date) is not None:
+            return ""
+        return (f"its payment in {document.currency} was not registered (exchange_rates.policy: accounting_system "
+                "gives no rate to register it in DKK at): register it in Dinero at the amount the bank received")
 
     def _pay(self, guid: str, invoice: Mapping[str, Any], plan: Mapping[str, Any], *, look_first: bool) -> None:
         """Register the payment, looked up first whenever an earlier attempt may have registered
@@ -312,7 +337,12 @@ class DineroBooks:
             return
         if "TimeStamp" not in invoice or "TotalInclVat" not in invoice:
             invoice = self._read(INVOICES, guid) or invoice
-        body = {"Timestamp": invoice["TimeStamp"], **plan, "Amount": _amount(invoice, "TotalInclVat")}
+        total = _amount(invoice, "TotalInclVat")
+        body = {"Timestamp": invoice["TimeStamp"], **{k: v for k, v in plan.items() if not k.startswith("_")},
+                "Amount": total}
+        if "_per_100" in plan:  # a foreign-currency invoice: the deposit in DKK, the invoice's amount beside it
+            body["Amount"] = (total * Decimal(plan["_per_100"]) / 100).quantize(Decimal("0.01"), ROUND_HALF_UP)
+            body["AmountInForeignCurrency"] = total
         subject = f"the payment of order {_order_of(reference)}"
         try:
             self.api.post(f"invoices/{guid}/payments", body, subject=subject)

@@ -16,6 +16,7 @@ from __future__ import annotations
 from iexsync import vat
 from iexsync.books.dinero.config import DineroSettings
 from iexsync.document import Document, DocumentKind, DocumentLine
+from iexsync.errors import MappingError
 from iexsync.model import LineKind
 from iexsync.money import ZERO
 
@@ -51,6 +52,11 @@ def account_for(line: DocumentLine, sale: vat.VatTreatment, document: Document, 
     accounts = settings.accounts
     if _is_rounding(line):
         return int(accounts.get("rounding") or accounts["sales_vat_free"])
+    if line.kind is LineKind.GIFT_CARD:  # a liability, not a sale, whatever the order's VAT treatment
+        if not accounts.get("gift_cards"):
+            raise MappingError("a gift card was sold: set accounting.accounts.gift_cards to your gift card liability "
+                               "account (without VAT), so it is not booked as revenue")
+        return int(accounts["gift_cards"])
     if sale.kind in _ONE_ACCOUNT:
         keys = {kind: key.replace("<country>", sale.country) for kind, key in ACCOUNT_KEYS.items()}
         return int(vat.pick(sale, account_choices(settings), keys))

@@ -91,13 +91,18 @@ def draft_body(
     lines: list[BodyLine],
     heading: str,
     negate: bool = False,
+    exchange_rate: Decimal | None = None,
 ) -> dict[str, Any]:
-    """The whole draft: POST creates it, PUT replaces it (PUT must carry everything)."""
+    """The whole draft: POST creates it, PUT replaces it (PUT must carry everything).
+
+    `exchange_rate`: home currency per 100 units of the document's (e-conomic's unit); None
+    for a home-currency document or when e-conomic is to apply its own daily rate."""
     customer = document.customer
     billing = customer.billing if _has_address(customer.billing) else customer.shipping
     body: dict[str, Any] = {
         "date": document.date.isoformat(),
         "currency": document.currency,
+        **({"exchangeRate": exchange_rate} if exchange_rate is not None else {}),
         "customer": {"customerNumber": customer_number},
         "layout": {"layoutNumber": layout},
         "paymentTerms": {"paymentTermsNumber": payment_terms},

@@ -15,6 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from iexsync import exchange
 from iexsync.toolkit.settings import with_defaults
 
 DEFAULT_URL = "https://restapi.e-conomic.com"
@@ -36,6 +37,7 @@ DEFAULT_SKUS = {
     "rounding": "diff",
     "refund": "retur",
     "refund_vat_free": "returum",
+    "gift_card": "gavekort",
 }
 
 _SKU_TEXT = {
@@ -48,6 +50,8 @@ _SKU_TEXT = {
     "rounding": "the product for rounding and totals corrections (created VAT-free)",
     "refund": "the product for amount-only refunds with VAT",
     "refund_vat_free": "the product for amount-only refunds without VAT",
+    "gift_card": "the product for gift cards sold, in a product group whose account is the gift card liability "
+                 "(no VAT); made in product_groups.gift_cards when that is set, otherwise it must exist",
 }
 
 
@@ -112,6 +116,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
             "description": "Seconds to wait for an answer. A read is then retried; a write whose answer did not "
                            "come in time is looked up by its reference on the next run, never sent again blindly.",
         },
+        "exchange_rates": exchange.SCHEMA,
         "customers": _object(
             "How the buyer becomes an e-conomic customer.",
             {
@@ -160,6 +165,9 @@ CONFIG_SCHEMA: dict[str, Any] = {
                     {
                         "standard": _int("The group with the standard VAT rate.", 1),
                         "vat_free": _int("The group without VAT.", 2),
+                        "gift_cards": _int("The group for gift cards sold: its account is the gift card liability "
+                                           "(a debt until the card is used), without VAT; null: the skus.gift_card "
+                                           "product must exist.", None, nullable=True),
                     },
                 ),
                 "default_sku": {
@@ -241,6 +249,7 @@ class EconomicSettings:
     method_terms: Mapping[str, Terms] = field(default_factory=dict)
     tolerance: Decimal = Decimal("0.10")
     on_mismatch: str = "draft"
+    exchange_rates: exchange.RatePolicy = field(default_factory=exchange.RatePolicy)
 
     @classmethod
     def from_section(cls, section: Mapping[str, Any], base_dir: Path | None = None) -> "EconomicSettings":
@@ -274,6 +283,7 @@ class EconomicSettings:
             method_terms={name: _terms(value or {}) for name, value in (payments.get("methods") or {}).items()},
             tolerance=_decimal(totals["tolerance"]),
             on_mismatch=totals["on_mismatch"],
+            exchange_rates=exchange.RatePolicy.from_section(given["exchange_rates"]),
         )
 
     def terms_for(self, method_id: str, title: str) -> Terms:

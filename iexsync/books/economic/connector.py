@@ -34,6 +34,7 @@ from iexsync.books.economic.config import CONFIG_SCHEMA, EconomicSettings
 from iexsync.books.economic.customers import CustomerDirectory
 from iexsync.books.economic.products import ProductCatalog
 from iexsync.books.economic.vat import ZoneChoice, choose_zone
+from iexsync.exchange import ExchangeRates
 from iexsync.document import Document, DocumentKind, DocumentLine, DocumentRef
 from iexsync.model import LineKind, Totals
 from iexsync.money import ZERO
@@ -118,6 +119,7 @@ class EconomicBooks:
         self.products = ProductCatalog(self.api, settings)
         self._layouts: OnceCache[int] = OnceCache()
         self.memory = Remembered()
+        self.rates = ExchangeRates(settings.exchange_rates, timeout=settings.timeout)
         self._held: dict[str, str] = {}  # reference → why its totals keep it from being booked
         self._remote_totals: Recent[str, Totals] = Recent(REMEMBERED)  # reference → e-conomic's totals, until booked
         self._heads: Recent[str, InvoiceHead] = Recent(REMEMBERED)  # booked invoice number → its head
@@ -133,6 +135,7 @@ class EconomicBooks:
         agreement = hashlib.sha256(f"{self.settings.url}\n{self.settings.agreement_grant_token}".encode()).hexdigest()[:16]
         self.memory = Remembered(memory, f"economic:{agreement}:")
         self.customers.memory = self.products.memory = self.memory
+        self.rates.memory = memory  # a rate is the same for every agreement: kept without its prefix
 
     def check(self) -> None:
         self.api.get("self")  # 401/403 raise CredentialsRejected
@@ -378,6 +381,7 @@ class EconomicBooks:
         if customer_number is None:
             customer_number = self.customers.number_for(document.customer, document.currency)
         terms = self.settings.terms_for(document.payment.method_id, document.payment.title)
+        rate = self.rates.for_document(document.currency, document.date)
         body = draft_body(
             document,
             customer_number=customer_number,
@@ -387,6 +391,7 @@ class EconomicBooks:
             lines=lines,
             heading=heading or f"Order {document.order_number}",
             negate=document.kind is DocumentKind.CREDIT_NOTE,
+            exchange_rate=rate.per_100 if rate else None,
         )
         return Draft(body, [line.label for line in lines], zone)
 
@@ -405,6 +410,8 @@ class EconomicBooks:
         def special(role: str) -> str:
             return self.products.special(f"{role}_vat_free" if vat_free else role)
 
+        if line.kind is LineKind.GIFT_CARD:  # a liability: its own product group's account, never revenue
+            return self.products.gift_card()
         if line.kind is LineKind.SHIPPING:
             return special("shipping")
         if line.kind is LineKind.DISCOUNT:

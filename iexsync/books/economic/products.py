@@ -30,6 +30,7 @@ SPECIAL_NAMES = {
     "rounding": "Rounding",
     "refund": "Refund",
     "refund_vat_free": "Refund (no VAT)",
+    "gift_card": "Gift card",
 }
 
 
@@ -46,6 +47,24 @@ class ProductCatalog:
         vat_free = role.endswith("_vat_free") or role == "rounding"
         group = self.settings.product_groups["vat_free" if vat_free else "standard"]
         return self.cache.get(number, lambda: self._resolve(number, SPECIAL_NAMES[role], group, None, f"accounting.products.skus.{role}", True))
+
+    def gift_card(self) -> str:
+        """The product for gift cards sold. Its group's account must be the gift card liability
+        (a debt, without VAT): never revenue. Made in `product_groups.gift_cards` when that is
+        set; otherwise the bookkeeper must have made it, and its absence is the order's error."""
+        number = self.settings.skus["gift_card"]
+        group = self.settings.product_groups.get("gift_cards")
+
+        def resolve() -> str:
+            if group is None and self.memory.recall(f"product:{number}") is None and not self.exists(number):
+                raise errors.MappingError(
+                    f"a gift card was sold, and its product '{number}' (accounting.products.skus.gift_card) is not in "
+                    "e-conomic: make it in a product group whose account is your gift card liability, without VAT, "
+                    "or set accounting.products.product_groups.gift_cards to such a group")
+            return self._resolve(number, SPECIAL_NAMES["gift_card"], group or 0, None,
+                                 "accounting.products.skus.gift_card", True)
+
+        return self.cache.get(number, resolve)
 
     def product(self, sku: str, name: str, vat_free: bool, price: Decimal | None, label: str) -> str:
         """The product number for a shop SKU; `label` names the line in errors ("line 2")."""

@@ -5,7 +5,8 @@ How Shopify's money adds up (../shared/vendor/shopify/README.md):
   (`discountedTotalSet` leaves out code-based and order-level discounts); its tax lines are
   after discounts, per rate; with `taxesIncluded` the prices include that tax;
 - a shipping line's own tax lines and discount allocations work the same way;
-- a gift card sold is a line without tax; a gift card used to pay is a transaction on the
+- a gift card sold is a line without tax of kind GIFT_CARD (a liability in the books, not
+  revenue; its refund too); a gift card used to pay is a transaction on the
   `gift_card` gateway, a payment, not a discount;
 - every amount is a MoneyBag: `currency: shop` reads `shopMoney`, `presentment` reads
   `presentmentMoney`; both sides add up on their own, so nothing is converted.
@@ -211,7 +212,7 @@ class _Reader:
         net = booked - vat if self.included else booked
         title = self.text(item, "name") or self.text(item, "title") or "Product"
         return Line(
-            kind=LineKind.PRODUCT,
+            kind=LineKind.GIFT_CARD if gift_card else LineKind.PRODUCT,
             text=title,
             sku=self.text(item, "sku"),
             quantity=quantity,
@@ -332,6 +333,7 @@ class _Reader:
     def refund(self, item: dict[str, Any]) -> Refund:
         # A returned item is taxed at its order line's rate; derived from the amounts only when unknown.
         rates = {line.get("id"): self.taxes(line, "", "")[1] for line in self.nodes(self.raw, "lineItems")}
+        gift_cards = {line.get("id") for line in self.nodes(self.raw, "lineItems") if line.get("isGiftCard")}
         lines = []
         for index, entry in enumerate(self.nodes(item, "refundLineItems")):
             path = f"refundLineItems[{index}]."
@@ -341,7 +343,8 @@ class _Reader:
             net = amount - vat if self.included else amount
             line_item = entry.get("lineItem") or {}
             lines.append(Line(
-                kind=LineKind.PRODUCT, text=self.text(line_item, "name") or "Returned item",
+                kind=LineKind.GIFT_CARD if line_item.get("id") in gift_cards else LineKind.PRODUCT,
+                text=self.text(line_item, "name") or "Returned item",
                 sku=self.text(line_item, "sku"), quantity=quantity,
                 unit_net=(net / quantity).quantize(Decimal("0.0001")), net=net, vat=vat,
                 vat_rate=rates.get(line_item.get("id")) or _rate(net, vat) if vat else ZERO,
