@@ -102,6 +102,15 @@ CONFIG_SCHEMA: dict[str, Any] = {
 
 class WooCommerceShop(WooCommerceWebhooks):
     name = "woocommerce"
+    # `iexsync config init`'s section ({at}: what starter_at asked for)
+    starter = """shop:
+  platform: woocommerce
+  url: {at}                 # the shop's address; the REST API is under /wp-json/wc/v3
+  consumer_key: ${{WC_CONSUMER_KEY}}        # WooCommerce → Settings → Advanced → REST API (Read)
+  consumer_secret: ${{WC_CONSUMER_SECRET}}
+  # webhook_secret: ${{WC_WEBHOOK_SECRET}}  # for `iexsync webhook serve`
+"""
+    starter_at = ("Shop address", "https://shop.example.com")
     CONFIG_SCHEMA: ClassVar[dict[str, Any]] = CONFIG_SCHEMA
 
     def __init__(
