@@ -408,9 +408,9 @@ def config_check(ctx: click.Context) -> None:
 
 @config_group.command("init")
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path), required=False)
-@click.option("--shop", "shop", type=click.Choice(["file", "woocommerce"]), help="Where orders come from.")
-@click.option("--books", "books", type=click.Choice(["beancount", "economic"]), help="Where documents go.")
-@click.option("--shop-at", help="The shop's folder (file) or address (woocommerce).")
+@click.option("--shop", "shop", help="Where orders come from (a registered shop: woocommerce, shopify, file, ...).")
+@click.option("--books", "books", help="Where documents go (a registered accounting system: economic, dinero, beancount, ...).")
+@click.option("--shop-at", help="The shop's address (or folder, for the file shop).")
 @click.option("--books-at", help="The ledger's path (beancount).")
 @click.option("--start-date", help="The first day whose orders are transferred (default: today).")
 @click.option("--force", is_flag=True, help="Replace an existing file.")
@@ -422,20 +422,25 @@ def config_init(path: Path | None, shop: str | None, books: str | None, shop_at:
 
     from iexsync import configfiles, starter
 
+    shops, systems = starter.choices("shops"), starter.choices("books")
+    for given, offered, option in ((shop, shops, "--shop"), (books, systems, "--books")):
+        if given is not None and given not in offered:
+            raise UsageError(f"{option} {given!r} is not one of {', '.join(offered)}")
     path = path or Path(configfiles.default_config_path())
     ask = sys.stdin.isatty() if interactive is None else interactive
     if ask:
-        shop = shop or click.prompt("Shop", type=click.Choice(["file", "woocommerce"]), default="woocommerce")
-        shop_at = shop_at or click.prompt("Shop folder" if shop == "file" else "Shop address", default=starter.DEFAULTS[shop])
-        books = books or click.prompt("Accounting system", type=click.Choice(["beancount", "economic"]), default="economic")
-        if books == "beancount":
-            books_at = books_at or click.prompt("Ledger", default=starter.DEFAULTS["beancount"])
+        shop = shop or click.prompt("Shop", type=click.Choice(shops), default="woocommerce")
+        asked = starter.asks("shops", shop)
+        shop_at = shop_at or (click.prompt(asked[0], default=asked[1]) if asked else None)
+        books = books or click.prompt("Accounting system", type=click.Choice(systems), default="economic")
+        asked = starter.asks("books", books)
+        books_at = books_at or (click.prompt(asked[0], default=asked[1]) if asked else None)
     shop, books = shop or "woocommerce", books or "economic"
     start = start_date or dt.date.today().isoformat()
     if path.exists() and not force:
         raise UsageError(f"{path} exists; pass --force to replace it")
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = starter.render(shop, books, shop_at or starter.DEFAULTS[shop], books_at or starter.DEFAULTS["beancount"], start)
+    text = starter.render(shop, books, shop_at, books_at, start)
     path.write_text(text, encoding="utf-8")
     path.chmod(0o600)
     click.echo(f"wrote {path}; edit it, then: iexsync config check --config {path}")

@@ -116,7 +116,7 @@ _NOTIFY_SCHEMA: dict[str, Any] = {
                 "security": {"enum": ["starttls", "ssl", "none"], "default": "starttls",
                              "description": "How the connection is protected."},
                 "username": {"type": "string", "description": "Login name, if the server wants one."},
-                "password": {"type": "string", "description": "Its password (use ${ENV})."},
+                "password": {"type": "string", "writeOnly": True, "description": "Its password (use ${ENV})."},
                 "digest": {"type": "boolean", "default": False,
                            "description": "Also a daily digest: the last 24 hours' counts and what waits for a human."},
                 "timeout": {"type": "number", "minimum": 1, "default": 30, "description": "Seconds to wait for the server."},
@@ -270,15 +270,22 @@ def load(path: Path | str) -> Settings:
         raw, lines, spans = _parse(text, str(path))
     problems: list[str] = []
     tree = _plain(_substitute_env(raw, (), problems, lines))
-    _register_secrets(tree)  # first: a problem's message may quote a (mistyped) secret
+    schema = None
+    if passed is not None and isinstance(passed.get("secret_paths"), list):
+        secrets = [tuple(p) for p in passed["secret_paths"]]  # as the schema said when it passed
+    else:
+        schema = _schema_for(*_connector_names(tree), problems, lines)
+        secrets = secret_paths(tree, schema)
+    _register_secrets(tree, secrets)  # first: a problem's message may quote a (mistyped) secret
     if passed is not None:
         holds_secrets = passed["holds_secrets"]
     else:
-        _validate_all(tree, problems, lines, str(path))
+        assert schema is not None
+        _validate_all(tree, schema, problems, lines, str(path))
         plain = _plain(raw)
-        secrets = _secret_paths(plain)
-        holds_secrets = bool(secrets)
-        _remember(text, plain, secrets, spans, tree)
+        held = _held_in_file(plain, secrets)
+        holds_secrets = bool(held)
+        _remember(text, plain, held, spans, tree, secrets)
     return _typed(path, tree, holds_secrets)
 
 
@@ -405,12 +412,19 @@ def _plain(value: Any) -> Any:
 
 # --- validating --------------------------------------------------------------------------
 
-def _validate_all(tree: dict[str, Any], problems: list[str], lines: dict[tuple, int], source: str) -> None:
-    """Raise ConfigError with `problems` and every other one: unknown connectors, the schema
-    (core and the named connectors'), templates that do not parse."""
-    platform = tree.get("shop", {}).get("platform") if isinstance(tree.get("shop"), dict) else None
-    system = tree.get("accounting", {}).get("system") if isinstance(tree.get("accounting"), dict) else None
-    schema = _schema_for(platform, system, problems, lines)
+def _connector_names(tree: Any) -> tuple[Any, Any]:
+    """The shop's platform and the accounting system the file names (None where it names none)."""
+    names = []
+    for section, key in (("shop", "platform"), ("accounting", "system")):
+        part = tree.get(section) if isinstance(tree, dict) else None
+        names.append(part.get(key) if isinstance(part, dict) else None)
+    return names[0], names[1]
+
+
+def _validate_all(tree: dict[str, Any], schema: dict[str, Any], problems: list[str], lines: dict[tuple, int],
+                  source: str) -> None:
+    """Raise ConfigError with `problems` (unknown connectors among them: `_schema_for`) and
+    every other one: the schema (core and the named connectors'), templates that do not parse."""
     problems += _validate(tree, schema, lines)
     problems += _template_problems(tree, lines)
     problems += _notify_problems(tree, lines)
@@ -534,7 +548,7 @@ def _template_problems(tree: dict[str, Any], lines: dict[tuple, int]) -> list[st
 # cron run or a `log search`.
 
 def _remember(text: str, raw: dict[str, Any], secrets: list[tuple], spans: dict[tuple, tuple[int, int]],
-              tree: dict[str, Any]) -> None:
+              tree: dict[str, Any], declared: list[tuple]) -> None:
     """Remember a config that passed: `raw` as written (before ${ENV}), `tree` as validated.
     A secret written in the file is kept as where it stands in the text (which the entry's
     key fixes), never as itself; if one cannot be found that way, the data is not kept."""
@@ -560,7 +574,8 @@ def _remember(text: str, raw: dict[str, Any], secrets: list[tuple], spans: dict[
     try:
         log = _with_defaults(raw.get("log", {}), _CORE_SCHEMA["properties"]["log"])
         entry = {"code": _code_files(tree), "tree": kept, "secrets": located if kept is not None else [],
-                 "holds_secrets": bool(secrets), "log": {"path": log["path"]}}
+                 "holds_secrets": bool(secrets), "log": {"path": log["path"]},
+                 "secret_paths": [list(p) for p in declared]}
     except (TypeError, OSError, KeyError, ImportError):
         return
     configfiles.remember(text, entry)
@@ -599,30 +614,73 @@ def _code_files(tree: dict[str, Any]) -> list[list[Any]]:
 
 # --- typing ------------------------------------------------------------------------------
 
-def _register_secrets(tree: Any, key: str = "") -> None:
+# --- secrets: declared in the schema --------------------------------------------------------
+# A field is a secret because its schema says `"writeOnly": true` (JSON Schema's word for a
+# value that is given, never shown back): the core's and each connector's CONFIG_SCHEMA
+# declare their own, and nothing here knows their names.
+
+def secret_paths(tree: Any, schema: Any, path: tuple = ()) -> list[tuple]:
+    """Every path in `tree` whose value the schema declares a secret (writeOnly; under a
+    writeOnly object or list, each value in it). A connector's section counts when its
+    `if` (the platform or system it is for) matches the tree."""
+    if not isinstance(schema, dict):
+        return []
+    if schema.get("writeOnly") is True:
+        return _leaves(tree, path)
+    found = []
+    for part in schema.get("allOf", []):
+        condition = part.get("if") if isinstance(part, dict) else None
+        if condition is None:
+            found += secret_paths(tree, part, path)
+        elif _matches(tree, condition):
+            found += secret_paths(tree, part.get("then"), path)
     if isinstance(tree, dict):
-        for k, v in tree.items():
-            _register_secrets(v, k)
+        properties, extra = schema.get("properties", {}), schema.get("additionalProperties")
+        for key, value in tree.items():
+            found += secret_paths(value, properties.get(key, extra), path + (key,))
     elif isinstance(tree, list):
-        for v in tree:
-            _register_secrets(v, key)
-    elif isinstance(tree, (str, int, float)) and not isinstance(tree, bool) and redaction.is_secret_key(key):
-        redaction.register(str(tree))  # a mistyped (numeric) token is still a secret
+        found += [p for i, value in enumerate(tree) for p in secret_paths(value, schema.get("items"), path + (i,))]
+    return list(dict.fromkeys(found))
+
+
+def _matches(tree: Any, condition: dict[str, Any]) -> bool:
+    """A connector section's `if`: every `const` it names holds in the tree."""
+    consts = {k: v["const"] for k, v in condition.get("properties", {}).items() if "const" in v}
+    return isinstance(tree, dict) and all(k in tree and tree[k] == v for k, v in consts.items())
+
+
+def _leaves(tree: Any, path: tuple) -> list[tuple]:
+    if isinstance(tree, dict):
+        return [p for k, v in tree.items() for p in _leaves(v, path + (k,))]
+    if isinstance(tree, list):
+        return [p for i, v in enumerate(tree) for p in _leaves(v, path + (i,))]
+    return [] if tree is None or isinstance(tree, bool) else [path]
+
+
+def _register_secrets(tree: Any, paths: list[tuple]) -> None:
+    for path in paths:
+        try:
+            value = _at_path(tree, path)
+        except (KeyError, IndexError, TypeError):
+            continue  # a remembered path this tree lacks: nothing to hide there
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            redaction.register(str(value))  # a mistyped (numeric) token is still a secret
 
 
 _ONLY_VARIABLES = re.compile(r"(?:\$\{[A-Za-z_][A-Za-z0-9_]*\})+")
 
 
-def _secret_paths(raw: Any, path: tuple = (), key: str = "") -> list[tuple]:
-    """Where the file itself holds a secret: a value under a secret's key (as redaction
-    knows them) that is not made only of ${NAME} references."""
-    if isinstance(raw, dict):
-        return [found for k, v in raw.items() for found in _secret_paths(v, path + (k,), str(k))]
-    if isinstance(raw, list):
-        return [found for i, v in enumerate(raw) for found in _secret_paths(v, path + (i,), key)]
-    if raw is None or isinstance(raw, bool) or not redaction.is_secret_key(key):
-        return []
-    return [] if isinstance(raw, str) and _ONLY_VARIABLES.fullmatch(raw) else [path]
+def _held_in_file(raw: Any, secrets: list[tuple]) -> list[tuple]:
+    """The secrets the file itself holds: those not made only of ${NAME} references."""
+    held = []
+    for path in secrets:
+        try:
+            value = _at_path(raw, path)
+        except (KeyError, IndexError, TypeError):
+            continue
+        if not (isinstance(value, str) and _ONLY_VARIABLES.fullmatch(value)):
+            held.append(path)
+    return held
 
 
 def _with_defaults(section: Mapping[str, Any], schema: dict[str, Any]) -> dict[str, Any]:

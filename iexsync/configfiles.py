@@ -10,8 +10,8 @@ The entry lists the files of iexsync's code and of the config's connectors that 
 loaded when it passed, with their modification times, and is taken only while every one is
 unchanged: any change to the file, to the environment it reads, or to iexsync validates it
 again. The entry keeps the file's data as written, before ${ENV} (so no variable's value is
-in it), and no secret the file holds itself (known by key name, as `redaction` knows
-secrets): such a value is kept as where it stands in the text — which the hash fixes — and
+in it), and no secret the file holds itself (a field the schema declares writeOnly; the
+entry keeps where the declared secrets stand, so a remembered run registers them unread): such a value is kept as where it stands in the text — which the hash fixes — and
 taken from the text again on the next run. (A secret that cannot be found that way, say
 one in a folded block, leaves the data out: that file is parsed again each time.) Entries
 are readable by their owner only, and written whole, so a reader never sees half of one.

@@ -36,7 +36,7 @@ RATE_PLACES = Decimal("0.0001")  # per 100 units, as the Nationalbank quotes the
 FEED_LIFETIME = 3600.0  # seconds a fetched feed (or its failure) is used before it is asked again
 _CUBE = "{http://www.ecb.int/vocabulary/2002-08-01/eurofxref}Cube"
 
-DEFAULTS = {"policy": "document_date", "url": ECB_URL, "home_currency": "DKK"}
+DEFAULTS = {"policy": "document_date", "url": ECB_URL, "history_url": ECB_HISTORY_URL, "home_currency": "DKK"}
 SCHEMA: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
@@ -50,8 +50,13 @@ SCHEMA: dict[str, Any] = {
         "url": {"type": "string", "pattern": r"^(https://|http://(127\.0\.0\.1|localhost|\[::1\])(:[0-9]+)?(/|$))",
                 "default": ECB_URL,
                 "description": "The ECB reference rates feed (eurofxref XML), over https (plain http only to this "
-                               "machine). The default covers the last 90 days; "
-                               f"for older documents use {ECB_HISTORY_URL}."},
+                               "machine). The default covers the last 90 days."},
+        "history_url": {"type": ["string", "null"],
+                        "pattern": r"^(https://|http://(127\.0\.0\.1|localhost|\[::1\])(:[0-9]+)?(/|$))",
+                        "default": ECB_HISTORY_URL,
+                        "description": "The whole history of the same rates, read (once a run) only for a document "
+                                       "older than url's first day, as an import of old orders has; null: such a "
+                                       "document is an error."},
         "home_currency": {"type": "string", "pattern": "^[A-Z]{3}$", "default": DEFAULTS["home_currency"],
                           "description": "The books' own currency (e-conomic: the agreement's base currency). A "
                                          "document in it carries no rate."},
@@ -70,11 +75,12 @@ class RatePolicy:
     policy: str = DEFAULTS["policy"]
     url: str = ECB_URL
     home_currency: str = DEFAULTS["home_currency"]
+    history_url: str | None = ECB_HISTORY_URL
 
     @classmethod
     def from_section(cls, section: Mapping[str, Any] | None) -> "RatePolicy":
         given = {**DEFAULTS, **(section or {})}
-        return cls(given["policy"], given["url"], given["home_currency"].upper())
+        return cls(given["policy"], given["url"], given["home_currency"].upper(), given["history_url"])
 
 
 @dataclass(frozen=True)
@@ -99,9 +105,9 @@ class ExchangeRates:
         self.policy = policy
         self.memory = memory  # books.base.Memory: the rates used, kept in the log
         self.timeout = timeout
-        self._feed: dict[date, dict[str, Decimal]] | None = None
-        self._fetched_at = -FEED_LIFETIME - 1.0  # monotonic: a long-lived process (the webhook worker) fetches again later
-        self._failure: RateMissing | None = None  # a feed that failed is not asked again for FEED_LIFETIME
+        # url → (monotonic time fetched, the feed or None, its failure or None): a long-lived process (the
+        # webhook worker) fetches again after FEED_LIFETIME; a feed that failed is not asked again before
+        self._feeds: dict[str, tuple[float, dict[date, dict[str, Decimal]] | None, RateMissing | None]] = {}
         self._lock = threading.Lock()
 
     def for_document(self, currency: str, day: date) -> Rate | None:
@@ -124,49 +130,55 @@ class ExchangeRates:
         return rate
 
     def _from_feed(self, currency: str, day: date) -> Rate:
-        feed = self._fetched(currency, day)
+        url = self.policy.url
+        feed = self._fetched(url, currency, day)
+        if feed and day < min(feed) and self.policy.history_url:  # older than the recent rates: the whole history
+            url = self.policy.history_url
+            feed = self._fetched(url, currency, day)
         home = self.policy.home_currency
         published = max((d for d in feed if d <= day), default=None)
         if published is None:
             oldest = min(feed) if feed else None
             raise RateMissing(
-                f"no exchange rate for {currency} on or before {day}: the rates at {self.policy.url} "
-                f"{'start ' + oldest.isoformat() if oldest else 'hold no day'}; for older documents set "
-                f"accounting.exchange_rates.url to {ECB_HISTORY_URL}")
+                f"no exchange rate for {currency} on or before {day}: the rates at {url} "
+                f"{'start ' + oldest.isoformat() if oldest else 'hold no day'}; set "
+                "accounting.exchange_rates.history_url to a feed that reaches back further")
         rates = {"EUR": Decimal(1), **feed[published]}
         for needed in (currency, home):
             if needed not in rates:
                 raise RateMissing(f"no exchange rate for {needed} on {published} (for a document dated {day}) at "
-                                  f"{self.policy.url}: the ECB publishes none for it; set "
+                                  f"{url}: the ECB publishes none for it; set "
                                   "accounting.exchange_rates.policy: accounting_system to let the accounting system "
                                   "apply its own")
         # The feed says how many units of each currency one euro buys: home per 100 units is a cross via EUR.
         per_100 = (Decimal(100) * rates[home] / rates[currency]).quantize(RATE_PLACES)
         return Rate(currency, home, per_100, published)
 
-    def _fetched(self, currency: str, day: date) -> dict[date, dict[str, Decimal]]:
+    def _fetched(self, url: str, currency: str, day: date) -> dict[date, dict[str, Decimal]]:
         with self._lock:
-            if time.monotonic() - self._fetched_at > FEED_LIFETIME:
-                self._feed, self._failure, self._fetched_at = None, None, time.monotonic()
+            fetched_at, feed, failure = self._feeds.get(url, (None, None, None))
+            if fetched_at is None or time.monotonic() - fetched_at > FEED_LIFETIME:
+                feed, failure = None, None
                 try:
-                    self._feed = self._fetch()
+                    feed = self._fetch(url)
                 except RateMissing as exc:
-                    self._failure = exc
-            if self._feed is None:
-                assert self._failure is not None
-                raise RateMissing(f"no exchange rate for {currency} on {day}: {self._failure}")
-            return self._feed
+                    failure = exc
+                self._feeds[url] = (time.monotonic(), feed, failure)
+            if feed is None:
+                assert failure is not None
+                raise RateMissing(f"no exchange rate for {currency} on {day}: {failure}")
+            return feed
 
-    def _fetch(self) -> dict[date, dict[str, Decimal]]:
+    def _fetch(self, url: str) -> dict[date, dict[str, Decimal]]:
         from iexsync import http  # requests, only when a foreign-currency document needs a rate
 
         what = "the exchange rates"
-        client = http.Client(self.policy.url, what=what, headers={"Accept": "application/xml"},
+        client = http.Client(url, what=what, headers={"Accept": "application/xml"},
                              timeout=(self.timeout, self.timeout), retries=2)
         try:
-            response = client.request("GET", self.policy.url)
+            response = client.request("GET", url)
             if response.status_code >= 300:
-                raise RateMissing(f"{what}: GET {http.strip_query(self.policy.url)} answered {response.status_code}")
+                raise RateMissing(f"{what}: GET {http.strip_query(url)} answered {response.status_code}")
             return parse_ecb(response.content, what)
         except RateMissing:
             raise

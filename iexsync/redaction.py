@@ -1,6 +1,7 @@
 """Secrets never reach logs, output or exceptions.
 
-Config loading registers every secret value here; everything iexsync prints or stores
+Config loading registers every secret value here (the fields its schema declares
+`writeOnly`, see config.secret_paths); everything iexsync prints or stores
 goes through `redact`. A process-wide set is deliberate: a secret may surface anywhere
 (a URL in an exception, an echoed request body), and the one safe place to catch it is
 on the way out.
@@ -38,8 +39,3 @@ def redact(text: str) -> str:
         return text
     return pattern.sub(MASK, text)
 
-
-def is_secret_key(key: str) -> bool:
-    """Config keys whose values are secrets, by name."""
-    key = key.lower()
-    return any(word in key for word in ("secret", "token", "password", "api_key", "consumer_key"))

@@ -6,33 +6,29 @@ environment or a systemd EnvironmentFile carries them).
 
 from __future__ import annotations
 
-SHOPS = {
-    "file": """shop:
-  platform: file              # a folder of WooCommerce-shaped order JSON files
-  path: {shop}
-""",
-    "woocommerce": """shop:
-  platform: woocommerce
-  url: {shop}                 # the shop's address; the REST API is under /wp-json/wc/v3
-  consumer_key: ${{WC_CONSUMER_KEY}}        # WooCommerce → Settings → Advanced → REST API (Read)
-  consumer_secret: ${{WC_CONSUMER_SECRET}}
-  # webhook_secret: ${{WC_WEBHOOK_SECRET}}  # for `iexsync webhook serve`
-""",
-}
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
-BOOKS = {
-    "beancount": """accounting:
-  system: beancount           # a plain-text double-entry ledger
-  path: {books}
-""",
-    "economic": """accounting:
-  system: economic
-  app_secret_token: ${{ECONOMIC_APP_SECRET_TOKEN}}
-  agreement_grant_token: ${{ECONOMIC_AGREEMENT_GRANT_TOKEN}}
-""",
-}
 
-DEFAULTS = {"file": "orders", "woocommerce": "https://shop.example.com", "beancount": "books/ledger.beancount"}
+def choices(kind: str) -> list[str]:
+    """The connectors `config init` offers: every registered one (built in or a plugin)."""
+    from iexsync import registry
+
+    return registry.names(kind)
+
+
+def connector(kind: str, name: str) -> Any:
+    """The connector class; its `starter` is the commented section, `starter_at` what to ask
+    for it as (prompt, default), or None when the section needs nothing asked."""
+    from iexsync import registry
+
+    return registry.load(kind, name)
+
+
+def asks(kind: str, name: str) -> tuple[str, str] | None:
+    return getattr(connector(kind, name), "starter_at", None)
+
 
 REST = """
 transfer:
@@ -53,9 +49,20 @@ log:
 """
 
 
-def render(shop: str, books: str, shop_value: str, books_value: str, start: str) -> str:
+def render(shop: str, books: str, shop_at: str | None, books_at: str | None, start: str) -> str:
+    """The whole file; an address or path not given takes the connector's default."""
     head = ("# yaml-language-server: $schema=https://iexsync.invalid/config.schema.json\n"
             f"# iexsync: {shop} orders into {books}. Check it with `iexsync config check -c FILE`.\n"
             "# Paths are relative to this file; ${NAME} takes the environment variable NAME.\n")
-    return (head + SHOPS[shop].format(shop=shop_value) + "\n" + BOOKS[books].format(books=books_value)
+    return (head + _section("shops", shop, shop_at) + "\n" + _section("books", books, books_at)
             + REST.format(start=start))
+
+
+def _section(kind: str, name: str, at: str | None) -> str:
+    cls = connector(kind, name)
+    template = getattr(cls, "starter", None)
+    if template is None:  # a plugin without one: the least a config needs, to be filled in
+        key = "platform" if kind == "shops" else "system"
+        return f"{'shop' if kind == 'shops' else 'accounting'}:\n  {key}: {name}   # see the connector's documentation\n"
+    asked = getattr(cls, "starter_at", None)
+    return template.format(at=at or (asked[1] if asked else ""))

@@ -330,6 +330,7 @@ class Worker:
         self._lock = threading.Lock()
         self._inflight: set[str] = set()
         self._again: set[str] = set()
+        self._busy = False  # a pass is running or waiting to retry
         self._thread = threading.Thread(target=self._loop, name="iexsync-webhook-worker", daemon=True)
 
     def start(self) -> None:
@@ -354,13 +355,21 @@ class Worker:
     def wake(self) -> None:
         self._wake.set()
 
+    def idle(self) -> bool:
+        """No pass running or waiting to retry, and none asked for: what a test waits for
+        instead of sleeping."""
+        with self._lock:
+            return not self._busy and not self._again and not self._wake.is_set()
+
     def _loop(self) -> None:
         backoff = 0.0
         while not self._stopping.is_set():
             self._wake.wait()
             if self._stopping.wait(self.debounce):
                 break
-            self._wake.clear()
+            with self._lock:
+                self._busy = True
+                self._wake.clear()
             try:
                 self._pass()
                 backoff = 0.0
@@ -376,6 +385,9 @@ class Worker:
                 backoff = min(max(backoff * 2, 5.0), self.max_backoff)
                 log.exception("webhook run crashed; the deliveries stay queued, retried in %.0f s", backoff)
                 self._later(backoff)
+            finally:
+                with self._lock:
+                    self._busy = False
 
     def _later(self, seconds: float) -> None:
         if not self._stopping.wait(seconds):

@@ -1,14 +1,19 @@
-"""Shared fixtures: a demo workspace in a temp folder, and ways to run the real CLI."""
+"""Shared fixtures: a demo workspace in a temp folder, and ways to run the real CLI; and
+after every test, a scan of everything it wrote for the test secrets."""
 
 from __future__ import annotations
 
+import base64
 import copy
+import functools
 import json
 import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 import yaml
@@ -30,6 +35,82 @@ def write_config(path: Path, overrides: dict | None = None) -> Path:
             config[key] = value
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
+
+
+# --- no secret in anything a test wrote ------------------------------------------------------
+# The config file is where a user puts secrets (some tests write them there on purpose):
+# everything else iexsync writes (logs, ledgers, journals, cached configs, outputs) must
+# never hold one.
+CONFIG_SUFFIXES = (".yaml", ".yml")
+
+
+@functools.cache
+def known_secrets() -> dict[str, bytes]:
+    """Every credential the tests and the fakes use, in each form it could leak in: plain,
+    URL-encoded, and WooCommerce's Basic auth header."""
+    from tests.fakes import dinero, economic, shopify, woocommerce
+    from tests.reliability.support import SECRETS
+
+    woo = woocommerce.FakeWooCommerce.__init__.__defaults__ or ()
+    plain = {
+        **SECRETS,
+        "e-conomic app secret token": economic.APP_SECRET_TOKEN, "e-conomic grant token": economic.AGREEMENT_GRANT_TOKEN,
+        "Dinero client secret": dinero.CLIENT_SECRET, "Dinero API key": dinero.API_KEY,
+        "Shopify token": shopify.TOKEN, "Shopify client secret": shopify.CLIENT_SECRET,
+        "WooCommerce fake key": "ck_" + "a1" * 20, "WooCommerce fake secret": "cs_" + "b2" * 20,
+        "webhook secret (tests/test_webhooks.py)": "whsec-" + "3f" * 12,
+    }
+    assert woo[:2] == (plain["WooCommerce fake key"], plain["WooCommerce fake secret"]), "the fake's defaults moved"
+    forms = {}
+    for name, value in plain.items():
+        forms[name] = value.encode()
+        if quote(value, safe="") != value:
+            forms[f"{name} (url-encoded)"] = quote(value, safe="").encode()
+    for key, secret in (("WC_CONSUMER_KEY", "WC_CONSUMER_SECRET"), ("WooCommerce fake key", "WooCommerce fake secret")):
+        forms[f"{key} Basic auth"] = base64.b64encode(f"{plain[key]}:{plain[secret]}".encode())
+    return forms
+
+
+def secrets_in(folder: Path, skip: frozenset[Path] = frozenset()) -> list[str]:
+    """Where a known test secret stands in a file under `folder` (config files, and the
+    folders in `skip`, aside)."""
+    needles = known_secrets()
+    hits = []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.is_symlink()):
+        if path.suffix in CONFIG_SUFFIXES or skip.intersection(path.parents):
+            continue
+        try:
+            data = path.read_bytes()
+        except OSError:
+            continue  # a socket or a file another process removed meanwhile
+        hits += [f"{path.relative_to(folder)}: {name}" for name, needle in needles.items() if needle in data]
+    return hits
+
+
+_SCANNED: set[Path] = set()  # the tmp_paths scanned after their test
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_secret_in_any_test_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """At the end of the session, the same scan over the folders of tmp_path_factory
+    (a module's fixtures, hypothesis examples) that no test's own scan covered."""
+    yield
+    hits = secrets_in(tmp_path_factory.getbasetemp(), frozenset(_SCANNED))
+    if hits:
+        pytest.fail("a test secret was written to a file:\n" + "\n".join(hits[:20]), pytrace=False)
+
+
+@pytest.fixture(autouse=True)
+def no_secret_in_what_the_test_wrote(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After each test that has a tmp_path: no known secret in any file under it (the log
+    database with its WAL, ledgers, journals, outputs, the remembered config)."""
+    folder = request.getfixturevalue("tmp_path") if "tmp_path" in request.fixturenames else None
+    yield
+    if folder is not None and folder.exists():
+        _SCANNED.add(folder)
+        hits = secrets_in(folder)
+        if hits:
+            pytest.fail("a test secret was written to a file:\n" + "\n".join(hits[:20]), pytrace=False)
 
 
 @pytest.fixture

@@ -132,7 +132,8 @@ def test_published_schema_is_a_valid_json_schema_and_covers_connectors(tmp_path:
 def test_config_readable_by_others_with_secrets_warns(tmp_path: Path, cli) -> None:
     (tmp_path / "orders").mkdir()
     path = tmp_path / "config.yaml"
-    path.write_text(GOOD + "mappings:\n  note_token: 'abc-secret-value'\n")
+    # notify.email.password: a field the schema declares a secret (writeOnly)
+    path.write_text(GOOD + "notify:\n  email: {to: [a@example.dk], host: mail.example.dk, password: 'abc-secret-value'}\n")
     os.chmod(path, 0o644)
     assert "holds secrets and can be read by other users" in cli("config", "check", "--config", path).output
     os.chmod(path, 0o600)
@@ -189,18 +190,29 @@ print(" ".join(sorted(sys.modules)))
     assert config.load(path) == first == _settings_without_cache(path, monkeypatch, tmp_path / "empty")
 
 
-SECRETS = GOOD + """\
+# Secrets are the fields the schema declares writeOnly (here WooCommerce's keys and the
+# mail password), written plainly, quoted, through ${ENV} and folded.
+SECRETS = """\
+shop:
+  platform: woocommerce
+  url: https://shop.example.dk
+  consumer_key: plain-secret-1234
+  consumer_secret: 'quoted-secret-5678'
+  webhook_secret: ${IEX_TEST_PASSWORD}
+accounting:
+  system: beancount
+  path: ledger.beancount
+transfer:
+  allowed_states: [completed]
 mappings:
   heading: "{{ order.number }}"
-  webhook_secret: plain-secret-1234
-  note_token: 'quoted-secret-5678'
-  api_password: ${IEX_TEST_PASSWORD}
 """
 
 
 @pytest.mark.parametrize("extra, kept", [
     ("", True),
-    ("  other_token: >\n    folded-secret\n    9012\n", False),  # cannot be found in the text: data not kept
+    ("notify:\n  email:\n    to: [a@example.dk]\n    host: mail.example.dk\n    password: >\n      folded-secret\n"
+     "      9012\n", False),  # cannot be found in the text: data not kept
 ])
 def test_secrets_are_never_written_to_the_cache(tmp_path: Path, monkeypatch, extra: str, kept: bool) -> None:
     cache = tmp_path / "cache"
@@ -221,11 +233,11 @@ def test_secrets_are_never_written_to_the_cache(tmp_path: Path, monkeypatch, ext
         assert secret not in kept_text
     assert entry["holds_secrets"] is True and (entry["tree"] is not None) == kept
     if kept:
-        assert entry["tree"]["mappings"]["webhook_secret"] is None
-        assert entry["tree"]["mappings"]["api_password"] == "${IEX_TEST_PASSWORD}"
+        assert entry["tree"]["shop"]["consumer_key"] is None
+        assert entry["tree"]["shop"]["webhook_secret"] == "${IEX_TEST_PASSWORD}"
     again = config.load(path)  # from the cache: the secrets from the file and the environment again
     assert again == first == _settings_without_cache(path, monkeypatch, tmp_path / "empty")
-    assert again.mappings["webhook_secret"] == "plain-secret-1234" and again.mappings["api_password"] == "env-secret-3456"
+    assert again.shop["consumer_key"] == "plain-secret-1234" and again.shop["webhook_secret"] == "env-secret-3456"
 
 
 def test_a_remembered_config_follows_the_environment_and_the_code(tmp_path: Path, monkeypatch) -> None:

@@ -21,7 +21,7 @@ import yaml
 from iexsync.exchange import ExchangeRates, RateMissing, RatePolicy
 from iexsync.store import Store
 from tests.conftest import REPO
-from tests.fakes.ecb import FakeEcb
+from tests.fakes.ecb import RATES, FakeEcb
 from tests.fakes.economic import FakeEconomic
 from tests.fakes.server import FakeServer
 from tests.test_dinero_books import STRIPE
@@ -73,10 +73,23 @@ def test_a_rate_is_kept_in_the_log_so_the_next_run_fetches_nothing(ecb, tmp_path
     assert len(server.calls("GET")) == 1
 
 
+def test_a_document_older_than_the_recent_rates_is_priced_from_the_whole_history_read_once(ecb) -> None:
+    _, server = ecb
+    history = FakeEcb({"2025-06-30": {"USD": "1.1720", "DKK": "7.4609"}, "2025-06-27": {"USD": "1.1702", "DKK": "7.4603"},
+                       **RATES})
+    with FakeServer(history) as archive:
+        source = rates(server, history_url=f"{archive.url}/eurofxref-hist.xml")
+        old = source.for_document("USD", date(2025, 6, 29))  # a Sunday in an import of last year's orders
+        assert (old.per_100, old.day) == (Decimal("637.5235"), date(2025, 6, 27))  # 100 × 7.4603 / 1.1702
+        assert source.for_document("USD", date(2025, 6, 30)).per_100 == Decimal("636.5956")
+        assert source.for_document("USD", SATURDAY).per_100 == USD_FRIDAY  # recent: the 90-day feed, as before
+        assert (len(server.calls("GET")), len(archive.calls("GET"))) == (1, 1)  # each feed read once
+
+
 def test_a_missing_rate_names_currency_and_date_and_is_retried(ecb) -> None:
     feed, server = ecb
-    with pytest.raises(RateMissing, match=r"no exchange rate for USD on or before 2026-11-20.*eurofxref-hist\.xml") as exc:
-        rates(server).for_document("USD", date(2026, 11, 20))  # before the feed's first day
+    with pytest.raises(RateMissing, match=r"no exchange rate for USD on or before 2026-11-20.*history_url") as exc:
+        rates(server, history_url=None).for_document("USD", date(2026, 11, 20))  # before the feed's first day
     assert exc.value.transient
     with pytest.raises(RateMissing, match=r"no exchange rate for XAU on 2026-11-30 .*ECB publishes none"):
         rates(server).for_document("XAU", date(2026, 11, 30))

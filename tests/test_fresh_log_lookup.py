@@ -82,7 +82,7 @@ def test_a_fresh_log_credits_a_refund_without_looking_it_up_again(fake: FakeEcon
     """On a fresh log a credit note is written without the connector's own lookup when
     the listing shows none was written: the demo's refunded order costs no search."""
     result = cli("sync", "--config", workspace)
-    assert result.exit_code in (0, 1), result.output
+    assert result.exit_code == 1, result.output  # order 1009 has a line without SKU
     assert_demo_transferred_once(fake)
     assert [q for _, q in document_queries(economic_server) if "$eq:" in q] == []
 

@@ -208,7 +208,7 @@ def test_killed_mid_import_then_rerun_books_each_order_once(demo: Path) -> None:
     while time.monotonic() < deadline and len(ledger_entries(ledger)) < 20:
         time.sleep(0.05)
     process.kill()
-    process.wait()
+    assert process.wait() == -signal.SIGKILL, "the import finished before the kill: nothing was interrupted"
     assert len(ledger_entries(ledger)) < 200 + 12
     resumed = run_process("import", "--config", demo, "--from", "2025-01-01")
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr

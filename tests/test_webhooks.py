@@ -4,9 +4,11 @@ the shop (it signs and sends the deliveries), a Beancount file as the books."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import json
+import logging
 import random
 import signal
 import socket
@@ -88,7 +90,7 @@ class Running:
     def settled(self, timeout: float = 10) -> None:
         """Until no delivery is queued and the worker has nothing left to do."""
         wait_for(lambda: not any(row[0] == "queued" for row in self.inbox()), timeout)
-        time.sleep(0.3)  # a run for an order that arrived while another ran
+        wait_for(self.server.worker.idle, timeout)  # and a run for an order that arrived while another ran
 
 
 @pytest.fixture
@@ -123,6 +125,23 @@ def wait_for(condition: Callable[[], object], timeout: float = 10, every: float 
             raise AssertionError(f"still not true after {timeout} s")
         time.sleep(every)
     return time.monotonic() - start
+
+
+@contextlib.contextmanager
+def worker_says(text: str) -> Iterator[Callable[[], bool]]:
+    """Whether the webhook worker has logged `text` (at any level) since the block began."""
+    said: list[str] = []
+    handler = logging.Handler(logging.DEBUG)
+    handler.emit = lambda record: said.append(record.getMessage())  # type: ignore[method-assign]
+    logger = logging.getLogger("iexsync.webhooks")
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        yield lambda: any(text in message for message in said)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 def hooks(fake: FakeWooCommerce, receiver: Running) -> dict[str, int]:
@@ -320,8 +339,9 @@ def test_a_delivery_waits_while_cron_holds_the_lock_and_is_transferred_after(fak
     lock = RunLock(receiver.settings.lock_path)
     lock.acquire()
     try:
-        assert fake.deliver(topics["order.created"], 727) == 200
-        time.sleep(0.8)
+        with worker_says("another run holds the lock") as said:
+            assert fake.deliver(topics["order.created"], 727) == 200
+            wait_for(said, timeout=5)  # the worker tried, and met the lock
         assert receiver.documents() == []
         assert [r[0] for r in receiver.inbox()] == ["queued"]
     finally:
@@ -348,7 +368,7 @@ def test_forged_missing_and_truncated_signatures_get_401_and_change_nothing(fake
         assert answer.status_code == 401, why
     unsigned = requests.post(receiver.url, data=body, headers=delivery_headers(body), timeout=5)
     assert unsigned.status_code == 401
-    time.sleep(0.3)
+    receiver.settled()  # a delivery that woke the worker wrongly: its run done before we look
     assert receiver.documents() == []
     rows = receiver.inbox()
     assert {r[0] for r in rows} == {"rejected"} and len(rows) == 1  # one row per reason and order a minute
@@ -371,7 +391,7 @@ def test_a_thousand_forged_deliveries_change_nothing(fake, receiver) -> None:
             assert session.post(receiver.url, data=body, headers=headers, timeout=5).status_code == 401
     seconds = time.monotonic() - start
     print(f"\n1,000 forged deliveries refused in {seconds:.2f} s ({seconds:.2f} ms each)")
-    time.sleep(0.3)
+    receiver.settled()  # a delivery that woke the worker wrongly: its run done before we look
     assert receiver.documents() == []
     rows = receiver.inbox()
     assert {r[0] for r in rows} == {"rejected"}
@@ -432,7 +452,7 @@ def test_wrong_content_type_and_invalid_json_get_400(fake, receiver) -> None:
                          timeout=5).status_code == 400
     assert requests.post(receiver.url, data=deep, headers=delivery_headers(deep, signature="x"),
                          timeout=5).status_code == 401
-    time.sleep(0.2)
+    receiver.settled()
     assert [r[0] for r in receiver.inbox()] == ["rejected"] * 4  # the signed deep one: the same reason as the broken one, in the same minute
     assert receiver.documents() == []
 
@@ -499,7 +519,7 @@ def test_a_delivery_the_log_cannot_take_gets_503_before_the_shop_gives_up(fake, 
         blocker.execute("ROLLBACK")
         blocker.close()
     assert webhooks.LOG_BUSY_TIMEOUT_MS / 1000 <= seconds < 5
-    time.sleep(0.2)
+    receiver.settled()
     assert receiver.inbox() == [] and receiver.documents() == []
 
 

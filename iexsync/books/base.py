@@ -27,7 +27,7 @@ class Memory(Protocol):
 
 
 class Books(Protocol):
-    CONFIG_SCHEMA: ClassVar[dict[str, Any]]
+    CONFIG_SCHEMA: ClassVar[dict[str, Any]]  # its section; a secret field says "writeOnly": true
     name: str
     # How many orders may usefully be in flight at once (None: as many as transfer.workers).
     # A local ledger says 1: its writes are serial anyway, and its numbers then follow the orders.

@@ -92,6 +92,12 @@ class BeancountBooks:
         },
     }
     name = "beancount"
+    # `iexsync config init`'s section ({at}: what starter_at asked for)
+    starter = """accounting:
+  system: beancount           # a plain-text double-entry ledger
+  path: {at}
+"""
+    starter_at = ("Ledger", "books/ledger.beancount")
     max_workers: ClassVar[int | None] = 1  # one file: writes are serial, numbers follow the orders
 
     def __init__(self, path: Path, accounts: Mapping[str, str], open_date: str, home_country: str = "DK",

@@ -2,7 +2,8 @@
 
 A connector is constructed from its validated config section (`from_config`) and
 declares the JSON Schema of that section in `CONFIG_SCHEMA` (the properties besides
-`platform`); the config loader folds it into the one published schema. A shop that can
+`platform`; a secret says `"writeOnly": true`, and is then never shown: logs, output,
+errors); the config loader folds it into the one published schema. A shop that can
 push orders also implements `WebhookSource`; one that cannot (a folder) implements nothing
 of it, and `iexsync webhook serve|register` say so.
 """

@@ -33,6 +33,12 @@ class FileShop:
         },
     }
     name = "file"
+    # `iexsync config init`'s section ({at}: what starter_at asked for)
+    starter = """shop:
+  platform: file              # a folder of WooCommerce-shaped order JSON files
+  path: {at}
+"""
+    starter_at = ("Shop folder", "orders")
 
     def __init__(self, folder: Path, tax_basis: str = "shipping"):
         self.folder = folder

@@ -6,6 +6,7 @@ members has them all."""
 from __future__ import annotations
 
 import inspect
+import re
 
 import pytest
 
@@ -72,3 +73,18 @@ def test_a_missing_member_or_a_renamed_parameter_is_caught() -> None:
 
     problems = missing(Half, Books)
     assert "Half has no create" in problems and any(p.startswith("Half.find(") for p in problems)
+
+
+@pytest.mark.parametrize("kind, name", [(k, n) for k, n, _ in CONNECTORS], ids=[f"{k}:{n}" for k, n, _ in CONNECTORS])
+def test_config_init_offers_every_registered_connector(tmp_path, cli, kind: str, name: str) -> None:
+    """Adding a connector is its package, a registry line and its fixture: `config init`
+    should offer it without being edited."""
+    option = "--shop" if kind == "shops" else "--books"
+    result = cli("config", "init", tmp_path / "config.yaml", option, name, "--no-interactive")
+    assert result.exit_code == 0, result.output
+    text = (tmp_path / "config.yaml").read_text()
+    assert f"system: {name}" in text or f"platform: {name}" in text
+    (tmp_path / "orders").mkdir()  # the file shop's default folder
+    env = {var: "12345678901234567890" for var in re.findall(r"\$\{([A-Z_]+)\}", text)}
+    checked = cli("config", "check", "--config", tmp_path / "config.yaml", env=env)
+    assert checked.exit_code == 0, checked.output  # the starter is a config `sync` accepts once its secrets are set

@@ -63,7 +63,7 @@ OPERATIONS: dict[str, dict[str, dict[str, Any]]] = {
         "properties": {
             "Timestamp": {"type": "string", "minLength": 1}, "DepositAccountNumber": INTEGER, "RemainderIsFee": BOOLEAN,
             "ExternalReference": {"type": "string", "maxLength": 128}, "PaymentDate": TEXT,
-            "Description": {"type": "string", "minLength": 1}, "Amount": NUMBER,
+            "Description": {"type": "string", "minLength": 1}, "Amount": NUMBER, "AmountInForeignCurrency": NUMBER,
         },
     }},
     "/v1/{organizationId}/sales/creditnotes": {"post": {

@@ -44,7 +44,8 @@ def _orders() -> dict[int, dict[str, Any]]:
     built = {}
     for order_id, (demo, status) in _LOOKALIKE.items():
         raw = _read(REPO / "examples" / "orders" / f"{demo}.json")
-        raw.update(id=order_id, number=str(order_id), status=status, refunds=[])
+        # in the vendor's currency, so a test sets up its books for USD in any clone
+        raw.update(id=order_id, number=str(order_id), status=status, refunds=[], currency="USD", currency_symbol="$")
         built[order_id] = raw
     shipping, item = (_refunds()[n] for n in REFUND_IDS)
     built[723]["refunds"] = [{"id": r["id"], "reason": r["reason"], "total": f"-{r['amount']}"} for r in (shipping, item)]

@@ -182,16 +182,17 @@ def demo_order(number: int = 1001) -> dict[str, Any]:
 
 
 def make_orders(folder: Path, count: int, *, start: int = 50_000, refund_every: int = 0, customers: int = 7,
-                status: str = "completed") -> list[dict[str, Any]]:
+                status: str = "completed", first_buyer: int = 0) -> list[dict[str, Any]]:
     """`count` valid orders (demo order 1001, 1646.25 DKK) one file each, spread over
-    `customers` buyers; every `refund_every`th carries a refund of 100.00 (id = order id * 10)."""
+    `customers` buyers (numbered from `first_buyer`); every `refund_every`th carries a refund
+    of 100.00 (id = order id * 10)."""
     template = demo_order(1001)
     folder.mkdir(parents=True, exist_ok=True)
     orders = []
     for index in range(count):
         order = copy.deepcopy(template)
         order_id = start + index
-        buyer = index % customers
+        buyer = first_buyer + index % customers
         order.update(id=order_id, number=str(order_id), status=status, customer_id=100 + buyer)
         order["billing"].update(email=f"buyer{buyer}@example.dk", company=f"Kunde {buyer} ApS")
         order["shipping"]["company"] = f"Kunde {buyer} ApS"

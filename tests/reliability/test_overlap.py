@@ -118,7 +118,7 @@ def claims_alone(tmp_path: Path, tally, *, processes: int, repetitions: int, ord
             running = [spawn(config) for config in configs]
             for process in running:
                 result = collect(tally, process)
-                assert_no_crash(result, allowed=(0, 1))
+                assert_no_crash(result, allowed=(0,))  # an order held by another run is no error
                 busy += result.stdout.count("held by another run")
             state = verdict(fake, expected_references(orders), booked=False)
             assert state.duplicates == [], f"written twice: {state.duplicates}"
@@ -159,7 +159,7 @@ def test_a_claimed_order_with_a_write_in_flight_is_left_alone(tmp_path: Path, ta
         a = spawn(first)
         assert gate.wait_held(1)
         b = run_iexsync(tally, "sync", "--config", second, "--verbose")
-        assert_no_crash(b, allowed=(0, 1))
+        assert_no_crash(b, allowed=(0,))  # it left the held order alone: no error
         gate.release()
         assert_no_crash(collect(tally, a), allowed=(0,))
         result = verdict(fake, expected_references(orders))
@@ -183,7 +183,7 @@ def test_an_intent_in_flight_is_not_settled_by_an_overlapping_run(tmp_path: Path
         gate.after(document_post, lambda request: os.kill(a.pid, signal.SIGKILL))
         assert gate.wait_held(1)
         b = run_iexsync(tally, "sync", "--config", second)  # the intent is open, A is alive
-        assert_no_crash(b, allowed=(0, 1))
+        assert_no_crash(b, allowed=(0,))
         gate.release()
         assert collect(tally, a).returncode == -signal.SIGKILL
         final = run_iexsync(tally, "sync", "--config", first)

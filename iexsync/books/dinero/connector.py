@@ -81,6 +81,15 @@ class Draft:
 class DineroBooks:
     CONFIG_SCHEMA: ClassVar[dict[str, Any]] = CONFIG_SCHEMA
     name = "dinero"
+    # `iexsync config init`'s section (nothing to ask: the keys come from the environment)
+    starter = """accounting:
+  system: dinero
+  organization_id: ${{DINERO_ORGANIZATION_ID}}
+  client_id: ${{DINERO_CLIENT_ID}}          # personal integration: client id/secret + the organisation's API key
+  client_secret: ${{DINERO_CLIENT_SECRET}}
+  api_key: ${{DINERO_API_KEY}}
+"""
+    starter_at = None
     max_workers: ClassVar[int | None] = None
 
     def __init__(self, settings: DineroSettings, api: DineroApi | None = None):

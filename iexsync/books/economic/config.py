@@ -86,11 +86,11 @@ CONFIG_SCHEMA: dict[str, Any] = {
             "description": "The REST API's base URL; override for a proxy or a test server.",
         },
         "app_secret_token": {
-            "type": "string", "minLength": 4, "default": "",
+            "type": "string", "minLength": 4, "default": "", "writeOnly": True,
             "description": "The app's secret token (X-AppSecretToken), e.g. ${ECONOMIC_APP_SECRET_TOKEN}.",
         },
         "agreement_grant_token": {
-            "type": "string", "minLength": 4, "default": "",
+            "type": "string", "minLength": 4, "default": "", "writeOnly": True,
             "description": "The agreement's grant token for the app (X-AgreementGrantToken), e.g. ${ECONOMIC_AGREEMENT_GRANT_TOKEN}.",
         },
         "layout": _int("Layout number for documents; null: the agreement's first layout.", None, nullable=True),

@@ -102,6 +102,13 @@ class Draft:
 class EconomicBooks:
     CONFIG_SCHEMA: ClassVar[dict[str, Any]] = CONFIG_SCHEMA
     name = "economic"
+    # `iexsync config init`'s section (nothing to ask: the tokens come from the environment)
+    starter = """accounting:
+  system: economic
+  app_secret_token: ${{ECONOMIC_APP_SECRET_TOKEN}}
+  agreement_grant_token: ${{ECONOMIC_AGREEMENT_GRANT_TOKEN}}
+"""
+    starter_at = None
     max_workers: ClassVar[int | None] = None  # as many as transfer.workers: the rate limit paces them
 
     def __init__(self, settings: EconomicSettings, api: EconomicApi | None = None):

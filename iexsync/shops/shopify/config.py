@@ -22,7 +22,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
                            "found under /admin/api/<api_version>/graphql.json there).",
         },
         "access_token": {
-            "type": "string", "minLength": 4,
+            "type": "string", "minLength": 4, "writeOnly": True,
             "description": "The Admin API access token of a custom app (shpat_…) with the read_orders scope, and "
                            "read_all_orders for orders older than 60 days.",
         },
@@ -31,7 +31,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
             "description": "The GraphQL Admin API version, e.g. 2025-10 (Shopify supports each for a year).",
         },
         "webhook_secret": {
-            "type": ["string", "null"], "default": None,
+            "type": ["string", "null"], "default": None, "writeOnly": True,
             "description": "The app's client secret, which signs webhook deliveries (X-Shopify-Hmac-Sha256); "
                            "without it every delivery is refused.",
         },

@@ -28,6 +28,14 @@ RECENT_DAYS = 60  # without read_all_orders an app sees only orders this recent
 
 class ShopifyShop:
     name = "shopify"
+    # `iexsync config init`'s section ({at}: what starter_at asked for)
+    starter = """shop:
+  platform: shopify
+  url: {at}        # the shop's admin address
+  access_token: ${{SHOPIFY_ACCESS_TOKEN}}     # a custom app's Admin API token (read_orders, read_all_orders)
+  # webhook_secret: ${{SHOPIFY_WEBHOOK_SECRET}} # the app's client secret, for `iexsync webhook serve`
+"""
+    starter_at = ("Shop address", "https://my-shop.myshopify.com")
     CONFIG_SCHEMA: ClassVar[dict[str, Any]] = CONFIG_SCHEMA
 
     def __init__(self, settings: ShopifySettings, *, backoff: float = 0.5):

@@ -43,16 +43,16 @@ CONFIG_SCHEMA: dict[str, Any] = {
                            "under /wp-json/wc/v3 there; a URL that already ends in /wp-json/wc/v3 works too).",
         },
         "consumer_key": {
-            "type": "string", "minLength": 4,
+            "type": "string", "minLength": 4, "writeOnly": True,
             "description": "The REST API consumer key (ck_…), from WooCommerce → Settings → Advanced → REST API. "
                            "Read permission is enough.",
         },
         "consumer_secret": {
-            "type": "string", "minLength": 4,
+            "type": "string", "minLength": 4, "writeOnly": True,
             "description": "The consumer secret (cs_…) shown once when the key was made.",
         },
         "webhook_secret": {
-            "type": ["string", "null"], "default": None,
+            "type": ["string", "null"], "default": None, "writeOnly": True,
             "description": "The secret of the shop's order webhooks (WooCommerce → Settings → Advanced → Webhooks); "
                            "without it every webhook delivery is refused.",
         },
@@ -102,6 +102,15 @@ CONFIG_SCHEMA: dict[str, Any] = {
 
 class WooCommerceShop(WooCommerceWebhooks):
     name = "woocommerce"
+    # `iexsync config init`'s section ({at}: what starter_at asked for)
+    starter = """shop:
+  platform: woocommerce
+  url: {at}                 # the shop's address; the REST API is under /wp-json/wc/v3
+  consumer_key: ${{WC_CONSUMER_KEY}}        # WooCommerce → Settings → Advanced → REST API (Read)
+  consumer_secret: ${{WC_CONSUMER_SECRET}}
+  # webhook_secret: ${{WC_WEBHOOK_SECRET}}  # for `iexsync webhook serve`
+"""
+    starter_at = ("Shop address", "https://shop.example.com")
     CONFIG_SCHEMA: ClassVar[dict[str, Any]] = CONFIG_SCHEMA
 
     def __init__(
