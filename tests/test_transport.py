@@ -50,6 +50,7 @@ def config(folder: Path, server: WooServer, **shop_section) -> Path:
     tree["shop"] = {"platform": "woocommerce", "url": server.url,
                     "consumer_key": "${WOO_KEY}", "consumer_secret": "${WOO_SECRET}", **shop_section}
     tree["log"] = {"path": str(folder / "iexsync.db")}
+    tree["accounting"]["exchange_rates"] = {"home_currency": "USD"}  # the example shop sells in USD: its books' currency
     path = folder / "config.yaml"
     path.write_text(yaml.safe_dump(tree, sort_keys=False))
     path.chmod(0o600)
