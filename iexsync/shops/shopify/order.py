@@ -15,14 +15,14 @@ Every problem raises OrderInvalid naming the field, so the log says what to fix.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime, tzinfo
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 
 from iexsync.errors import OrderInvalid
 from iexsync.model import Address, Customer, Line, LineKind, Order, Payment, Refund, TaxLine
-from iexsync.money import ZERO, MoneyError, parse_decimal, round_money
+from iexsync.money import ZERO, parse_decimal, round_money
+from iexsync.shops.guard import read_guarded
 from iexsync.shops.shopify.states import state_of
 from iexsync.timeutil import parse_time
 
@@ -31,37 +31,24 @@ MAX_TEXT = 2000
 PAID_KINDS = ("SALE", "CAPTURE")
 VAT_NUMBER_KEYS = ("vat_number", "vat", "vat_id", "tax_id", "cvr")
 
-T = TypeVar("T")
-
 
 def parse_order(raw: Any, *, currency: str = "shop", zone: tzinfo | None = None, shop_country: str = "") -> Order:
     """The canonical order for one `OrderFields` node; `zone` is the shop's time zone,
     `shop_country` where it is (the country taxed on an order with no address)."""
     if not isinstance(raw, dict):
         raise OrderInvalid(f"the order is {type(raw).__name__}, expected an object")
-    return _guard(lambda: _Reader(raw, currency, zone, shop_country).order())
+    return read_guarded(("the order is", "the order has"), lambda: _Reader(raw, currency, zone, shop_country).order())
 
 
 def parse_refund(order: Order, raw: Any, *, currency: str = "shop") -> Refund:
     """One refund in full (the `RefundDetail` selection), in the order's money."""
     if not isinstance(raw, dict):
         raise OrderInvalid(f"the refund is {type(raw).__name__}, expected an object")
-    return _guard(lambda: _Reader(order.raw, currency, None).refund(raw))
+    return read_guarded(("the order is", "the order has"), lambda: _Reader(order.raw, currency, None).refund(raw))
 
 
 def order_gid(order_id: str) -> str:
     return order_id if order_id.startswith("gid://") else f"gid://shopify/Order/{order_id}"
-
-
-def _guard(read: Callable[[], T]) -> T:
-    try:
-        return read()
-    except OrderInvalid:
-        raise
-    except MoneyError as exc:
-        raise OrderInvalid(str(exc)) from None
-    except (TypeError, AttributeError, KeyError, IndexError, ValueError, ArithmeticError) as exc:
-        raise OrderInvalid(f"the order has a field of an unexpected shape ({type(exc).__name__}: {str(exc)[:80]})") from None
 
 
 class _Reader:

@@ -16,12 +16,13 @@ import json
 import re
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from typing import Any, Callable, TypeVar
+from typing import Any
 
 from iexsync import vat as vat_rules
 from iexsync.errors import OrderInvalid
 from iexsync.model import Address, Customer, Line, LineKind, Order, Payment, Refund, TaxLine
 from iexsync.money import ZERO, MoneyError, parse_decimal, parse_money, quantum, round_money
+from iexsync.shops.guard import read_guarded
 from iexsync.timeutil import parse_time
 
 SOURCE = "woocommerce"
@@ -45,8 +46,6 @@ TAX_BASIS_SCHEMA: dict[str, Any] = {
 
 MAX_TEXT = 2000  # a line text longer than this is cut: no accounting system takes more
 
-T = TypeVar("T")
-
 
 def parse_order(raw: Any, refunds: list[dict[str, Any]] | None = None, *, tax_basis: str = "shipping") -> Order:
     """The canonical order for one WooCommerce order object.
@@ -60,7 +59,7 @@ def parse_order(raw: Any, refunds: list[dict[str, Any]] | None = None, *, tax_ba
         raise OrderInvalid(f"the order is a {type(raw).__name__}, expected a JSON object")
     reader = _Reader(_without_lone_surrogates(raw))
     reader.tax_basis = tax_basis
-    return _read(("the order is", "the order has"), lambda: reader.order(
+    return read_guarded(("the order is", "the order has"), lambda: reader.order(
         _without_lone_surrogates(refunds) if refunds is not None else None))
 
 
@@ -76,24 +75,7 @@ def parse_refunds(order: Order, detailed: Any) -> tuple[Refund, ...]:
         reader.currency = order.currency
         return reader.refunds(_without_lone_surrogates(detailed))
 
-    return _read(("its refunds are", "its refunds have"), read)
-
-
-def _read(subject: tuple[str, str], read: Callable[[], T]) -> T:
-    """Run a reader: whatever shape the JSON has, a problem is this order's OrderInvalid
-    naming the field, never the run's. `subject`: ("the order is", "the order has")."""
-    try:
-        return read()
-    except OrderInvalid:
-        raise
-    except MoneyError as exc:
-        raise OrderInvalid(str(exc)) from None
-    except RecursionError:
-        raise OrderInvalid(f"{subject[0]} nested too deeply to be read") from None
-    except (TypeError, AttributeError, KeyError, IndexError, ValueError, ArithmeticError) as exc:
-        # A shape no check foresaw: still this order's error alone, never the run's.
-        raise OrderInvalid(
-            f"{subject[1]} a field of an unexpected shape ({type(exc).__name__}: {_short(exc)})") from None
+    return read_guarded(("its refunds are", "its refunds have"), read)
 
 
 class _Reader:
@@ -603,11 +585,6 @@ def _without_lone_surrogates(value: Any) -> Any:
     if not _LONE_SURROGATE.search(text):
         return value
     return json.loads(_LONE_SURROGATE.sub("\ufffd", text))
-
-
-def _short(exc: BaseException) -> str:
-    text = str(exc)
-    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _show(value: Any) -> str:
