@@ -35,9 +35,10 @@ def open_books(settings: Settings) -> Books:
 
 
 @contextmanager
-def connected(settings: Settings, *, dry_run: bool = False) -> Iterator[tuple[Shop, Books, Store]]:
+def connected(settings: Settings, *, dry_run: bool = False,
+              kept: Connectors | None = None) -> Iterator[tuple[Shop, Books, Store]]:
     """The shop, the books and the log under the run lock; a dry run takes no lock and
-    opens the log read-only."""
+    opens the log read-only. With `kept`, its shop and books serve (and stay open after)."""
     from iexsync.lock import RunLock
     from iexsync.store import Store
 
@@ -46,11 +47,31 @@ def connected(settings: Settings, *, dry_run: bool = False) -> Iterator[tuple[Sh
             stack.enter_context(RunLock(settings.lock_path))
         store = Store(settings.log_path, read_only=dry_run)
         stack.callback(store.close)
-        shop = open_shop(settings)
-        stack.callback(shop.close)
-        books = BooksOnFirstUse(lambda: open_books(settings))
-        stack.callback(books.close)
-        yield shop, books, store
+        connectors = kept or stack.enter_context(Connectors(settings))
+        yield connectors.shop, connectors.books, store
+
+
+class Connectors:
+    """The shop and the books of one config, open until `close()`. A run opens its own; the
+    webhook worker keeps one for all its runs, so a run a moment after the last reuses its
+    connections (no TCP or TLS handshake per run) and its rate limiter, which then counts
+    the calls of every run together, as the accounting system does."""
+
+    def __init__(self, settings: Settings):
+        self.shop = open_shop(settings)
+        self.books = BooksOnFirstUse(lambda: open_books(settings))
+
+    def close(self) -> None:
+        try:
+            self.books.close()
+        finally:
+            self.shop.close()
+
+    def __enter__(self) -> Connectors:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
 
 
 class BooksOnFirstUse:
@@ -97,15 +118,17 @@ class BooksOnFirstUse:
 
 
 def sync(settings: Settings, *, dry_run: bool = False, order_ids: list[str] | None = None,
-         on_event: Callable[[Event], None] | None = None, forced: bool = True) -> RunResult:
+         on_event: Callable[[Event], None] | None = None, forced: bool = True,
+         kept: Connectors | None = None) -> RunResult:
     """One run. A dry run takes no lock and writes nothing: not remote, not the cursor, not the log.
-    `order_ids` with `forced` (on demand) logs every outcome again; webhook runs pass False."""
+    `order_ids` with `forced` (on demand) logs every outcome again; webhook runs pass False,
+    and the connectors they keep (`kept`)."""
     from iexsync.engine import Engine
 
     if order_ids is not None and forced:
         order_ids = list(resolve_orders(settings, order_ids).values())
     notifier = None if dry_run else notifier_for(settings)
-    with connected(settings, dry_run=dry_run) as (shop, books, store):
+    with connected(settings, dry_run=dry_run, kept=kept) as (shop, books, store):
         engine = Engine(settings, shop, books, store, dry_run=dry_run, on_event=on_event)
         if notifier:
             notifier.started()

@@ -28,6 +28,7 @@ import logging
 import re
 import signal
 import sqlite3
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -258,9 +259,7 @@ def _printable(value: str) -> str:
 
 
 def _open_log(settings: Settings) -> Store:
-    store = Store(settings.log_path)
-    store.conn.execute(f"PRAGMA busy_timeout={LOG_BUSY_TIMEOUT_MS}")
-    return store
+    return Store(settings.log_path, busy_timeout_ms=LOG_BUSY_TIMEOUT_MS)
 
 
 class ThreadLogs:
@@ -331,6 +330,7 @@ class Worker:
         self._inflight: set[str] = set()
         self._again: set[str] = set()
         self._busy = False  # a pass is running or waiting to retry
+        self._connectors: service.Connectors | None = None  # opened by the first pass, kept for the others
         self._thread = threading.Thread(target=self._loop, name="iexsync-webhook-worker", daemon=True)
 
     def start(self) -> None:
@@ -342,7 +342,12 @@ class Worker:
         self._stopping.set()
         self._wake.set()
         self._thread.join(timeout)
-        return not self._thread.is_alive()
+        if self._thread.is_alive():
+            return False
+        if self._connectors is not None:
+            self._connectors.close()
+            self._connectors = None
+        return True
 
     def arriving(self, order_id: str) -> None:
         """Before a delivery is recorded: a run processing this order now may have read it
@@ -408,7 +413,9 @@ class Worker:
                 self._inflight = set()
             return
         try:
-            result = service.sync(self.settings, order_ids=order_ids, forced=False)
+            if self._connectors is None:
+                self._connectors = service.Connectors(self.settings)
+            result = service.sync(self.settings, order_ids=order_ids, forced=False, kept=self._connectors)
         except BaseException:
             with self._lock:
                 self._again |= again  # queued ones stay queued in the log by themselves
@@ -478,12 +485,20 @@ class WebhookServer:
     def run(self) -> None:
         from waitress import wasyncore
 
+        # The worker computes in this process while deliveries arrive: a thread waiting for
+        # the GIL gets it after at most this long (Python's default is 5 ms), so an answer
+        # waits on the worker's Python code a tenth as long, and the worker barely slows.
+        interval = sys.getswitchinterval()
+        sys.setswitchinterval(0.0005)
         self.worker.start()
         try:
             while not self._stop.is_set() and self._map:
                 wasyncore.loop(timeout=0.2, use_poll=True, map=self._map, count=1)
         finally:
-            self._shutdown()
+            try:
+                self._shutdown()
+            finally:
+                sys.setswitchinterval(interval)
 
     def stop(self) -> None:
         self._stop.set()

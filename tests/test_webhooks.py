@@ -523,6 +523,26 @@ def test_a_delivery_the_log_cannot_take_gets_503_before_the_shop_gives_up(fake, 
     assert receiver.inbox() == [] and receiver.documents() == []
 
 
+def test_a_delivery_waiting_behind_the_workers_transaction_gets_503_in_time_too(fake, receiver) -> None:
+    """Writers in the receiver's process take turns on a lock of their own before SQLite's
+    (so a delivery starts the moment the worker commits, not at the busy handler's next
+    try). A transaction of the worker's that lasts (say it waits for cron's lock) holds
+    a delivery no longer than the log's busy timeout either: 503, not a hang."""
+    topics = hooks(fake, receiver)
+    workers_log = Store(receiver.settings.log_path)  # as the worker's run opens it, in this process
+    try:
+        with workers_log.transaction():
+            start = time.monotonic()
+            assert fake.deliver(topics["order.updated"], 727) == 503
+            seconds = time.monotonic() - start
+    finally:
+        workers_log.close()
+    assert webhooks.LOG_BUSY_TIMEOUT_MS / 1000 <= seconds < 5
+    assert fake.deliver(topics["order.updated"], 727) == 200  # the lock is free again
+    receiver.settled()
+    assert [row[:2] for row in receiver.inbox()] == [("done", "727")]
+
+
 def test_each_server_thread_keeps_one_log_connection(fake, receiver) -> None:
     """A delivery costs its INSERT and commit, not an open (and migration check) and a
     close of the log: 20 deliveries, at most one connection per waitress thread (4)."""
