@@ -56,7 +56,7 @@ def run(quick: bool) -> list[Figure]:
             configs = {}
             for name, days in (("with", 14), ("without", 0)):
                 (folder / name).mkdir()
-                configs[name] = servers.write_config(folder / name, servers.shop_section(server, recheck_days=days, per_page=per_page),
+                configs[name] = servers.write_config(folder / name, servers.shop_section(server, recheck_days=days, recheck_minutes=0, per_page=per_page),
                                                      accounting, {"overlap_minutes": 0})
                 _sync(configs[name])
             transferred = sum(1 for entry in shop.orders.values() if entry.status in ("processing", "completed"))

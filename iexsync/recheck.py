@@ -5,9 +5,12 @@ items ("Save items", "Recalculate") writes item rows and meta only, so the order
 date_modified stays as it was and `modified_after` never returns it again once the overlap
 window has passed (seen on a real 7.8.2: 917.50 → 955.00, date_modified unchanged).
 
-What: every run re-reads up to one batch (the shop's page size: one request) of the orders
+What: a run re-reads up to one batch (the shop's page size: one request) of the orders
 that have a document transferred within the shop's `recheck_days`, in rotation by order id,
-so each is re-read at least every ceil(N / batch) runs. The re-read orders go through the
+so each is re-read at least every ceil(N / batch) batches. A batch is read at most once in
+the shop's `recheck_minutes` (30): re-reading a hundred whole orders every five minutes
+was most of an idle run's work and 28,800 order reads a day for the shop's server, to
+catch an edit that is rare and that the books need within hours, not minutes. The re-read orders go through the
 engine like changed ones; the engine compares each with the digest of the order as last
 decided and decides only those that differ, so an unchanged order costs its share of the
 request and a digest, nothing else. The rotation's place is kept in the log's `remembered`
@@ -23,7 +26,7 @@ from datetime import timedelta
 from typing import Any
 
 from iexsync.shops.base import ShopItem
-from iexsync.timeutil import iso, utc_now
+from iexsync.timeutil import iso, parse_time, utc_now
 
 
 def recheck_batch(shop: Any, store: Any, *, dry_run: bool) -> list[str]:
@@ -34,6 +37,10 @@ def recheck_batch(shop: Any, store: Any, *, dry_run: bool) -> list[str]:
         return []
     batch_size = getattr(shop, "recheck_batch", 100)
     key = f"recheck:{shop.name}"
+    every = timedelta(minutes=getattr(shop, "recheck_minutes", 0))
+    last = store.remembered_at(key) if every else None
+    if last and utc_now() - parse_time(last, key) < every:
+        return []  # a batch was read less than recheck_minutes ago
     since = iso(utc_now() - timedelta(days=days))
     batch = store.transferred_since(since, store.recall(key) or "", batch_size)
     if len(batch) < batch_size:  # the end of the rotation: go on from the lowest id

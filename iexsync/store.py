@@ -353,6 +353,14 @@ class Store:
             return None  # a dry run on a log from before this table: nothing remembered
         return row[0] if row else None
 
+    def remembered_at(self, key: str) -> str | None:
+        """When `key` was last remembered (ISO, UTC), if it was."""
+        try:
+            row = self._one("SELECT updated_at FROM remembered WHERE key = ?", (key,))
+        except sqlite3.OperationalError:
+            return None
+        return row[0] if row else None
+
     def remember(self, key: str, value: str) -> None:
         if self.read_only:
             return  # a dry run writes nothing

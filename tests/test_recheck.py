@@ -9,10 +9,11 @@ whose digest changed.
 from __future__ import annotations
 
 import math
+import sqlite3
 import subprocess
 import sys
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -36,7 +37,8 @@ def fake(server: WooServer) -> FakeWooCommerce:
 def config(folder: Path, server: WooServer, **shop) -> Path:
     tree = yaml.safe_load((REPO / "config.example.yaml").read_text())
     tree["accounting"]["exchange_rates"] = {"home_currency": "USD"}  # the vendor's shop sells in USD: its ledger's own currency
-    tree["shop"] = {"platform": "woocommerce", "url": server.url,
+    # recheck_minutes 0: a batch every run, as these tests count runs (its own test below sets it)
+    tree["shop"] = {"platform": "woocommerce", "url": server.url, "recheck_minutes": 0,
                     "consumer_key": "${WOO_KEY}", "consumer_secret": "${WOO_SECRET}", **shop}
     tree["transfer"].update({"start_date": None, "require_sku": False, "overlap_minutes": 0})
     tree["log"] = {"path": str(folder / "iexsync.db")}
@@ -85,6 +87,29 @@ def test_an_item_edit_without_a_new_date_modified_is_caught_by_the_recheck(tmp_p
     # An unchanged order re-read is not decided again: the third run writes nothing.
     third = cli("sync", "--config", path, "--verbose", env=ENV)
     assert "nothing new" in third.output, third.output
+
+
+@needs_vendor("woocommerce", "orders", "order-727.json")
+def test_a_batch_is_read_at_most_once_in_recheck_minutes(tmp_path, fake, server, cli) -> None:
+    """The runs in between make the change feed's one request; the first run after the
+    interval reads the next batch, and catches the edit made meanwhile."""
+    path = config(tmp_path, server, recheck_minutes=30)
+    assert cli("sync", "--config", path, env=ENV).exit_code == 0  # transfers: nothing to re-read yet
+    assert cli("sync", "--config", path, env=ENV).exit_code == 0
+    assert len(include_lists(server)) == 1  # the first batch
+    fake.edit_items(727, four_singles)
+    assert cli("sync", "--config", path, env=ENV).exit_code == 0
+    assert len(include_lists(server)) == 1  # within 30 minutes: no batch
+    assert "29.35" in (tmp_path / "books" / "ledger.beancount").read_text()
+    log = sqlite3.connect(tmp_path / "iexsync.db")
+    with log:  # the batch was read 31 minutes ago
+        log.execute("UPDATE remembered SET updated_at = ? WHERE key = 'recheck:woocommerce'",
+                    ((datetime.now(timezone.utc) - timedelta(minutes=31)).isoformat(),))
+    log.close()
+    assert cli("sync", "--config", path, env=ENV).exit_code == 0
+    assert len(include_lists(server)) == 2
+    ledger = (tmp_path / "books" / "ledger.beancount").read_text()
+    assert "35.80" in ledger and "29.35" not in ledger
 
 
 def test_without_the_recheck_the_edit_is_never_seen(tmp_path, fake, server, cli) -> None:

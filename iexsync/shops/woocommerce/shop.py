@@ -91,9 +91,14 @@ CONFIG_SCHEMA: dict[str, Any] = {
         },
         "recheck_days": {
             "type": "integer", "minimum": 0, "maximum": 366, "default": 14,
-            "description": "Orders with a document transferred in this many days are re-read, per_page of them a "
-                           "run (one request) in rotation, to catch item edits that WooCommerce's posts storage "
+            "description": "Orders with a document transferred in this many days are re-read, per_page of them at "
+                           "a time (one request) in rotation, to catch item edits that WooCommerce's posts storage "
                            "saves without moving date_modified. 0: off.",
+        },
+        "recheck_minutes": {
+            "type": "integer", "minimum": 0, "maximum": 1440, "default": 30,
+            "description": "Those orders are re-read at most once in this many minutes (a run in between skips "
+                           "it), so an edit is caught within ceil(orders / per_page) times this. 0: every run.",
         },
         "tax_based_on": TAX_BASIS_SCHEMA,
     },
@@ -127,6 +132,7 @@ class WooCommerceShop(WooCommerceWebhooks):
         rate_limit: float | None = None,
         ca_bundle: str | None = None,
         recheck_days: int = 14,
+        recheck_minutes: int = 30,
         retries: int = 4,
         backoff: float = 0.5,
         tax_basis: str = "shipping",
@@ -140,7 +146,8 @@ class WooCommerceShop(WooCommerceWebhooks):
             raise errors.ConfigError([f"shop.per_page is {per_page}; it must be between 2 and {MAX_PER_PAGE}"])
         self.per_page = per_page
         self.recheck_days = recheck_days  # see iexsync.recheck
-        self.recheck_batch = per_page  # one request a run
+        self.recheck_batch = per_page  # one request
+        self.recheck_minutes = recheck_minutes
         self.tax_basis = tax_basis
         self.webhook_secret = webhook_secret or None
         self.api = WooCommerceApi(
@@ -179,6 +186,7 @@ class WooCommerceShop(WooCommerceWebhooks):
             ca_bundle=str(base_dir / Path(given["ca_bundle"]).expanduser()) if given["ca_bundle"] else None,
             tax_basis=given["tax_based_on"],
             recheck_days=int(given["recheck_days"]),
+            recheck_minutes=int(given["recheck_minutes"]),
         )
 
     # --- orders ---------------------------------------------------------------------------
