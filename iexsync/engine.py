@@ -26,23 +26,32 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from iexsync import mapping, naming, planner
-from iexsync.books.base import Books
-from iexsync.config import Settings
-from iexsync.document import Document, DocumentKind, DocumentRef
+from iexsync import naming
 from iexsync.errors import DocumentExists, OrderError, OutcomeUnknown, TemporaryFailure, UserError
 from iexsync.events import KEPT_EVENTS, Event, RunResult
-from iexsync.model import Order, Refund
-from iexsync.planner import NOT_ALLOWED, OUTCOME_OF, Action, Outcome, Step
-from iexsync.references import ReferenceLookup
+from iexsync.lazy import LazyModule
 from iexsync.recheck import read_batch, recheck_batch
 from iexsync.shops.base import BrokenOrder, Shop, ShopItem, Unchanged
 from iexsync.store import Intent, Store, Transfer
 from iexsync.timeutil import iso, parse_time, utc_now
 
+# What deciding an order needs, imported when the first order is decided (an idle run decides none).
+documents = LazyModule("iexsync.document")
+mapping = LazyModule("iexsync.mapping")
+planner = LazyModule("iexsync.planner")
+references = LazyModule("iexsync.references")
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from iexsync.books.base import Books
+    from iexsync.config import Settings
+    from iexsync.document import Document, DocumentRef
+    from iexsync.model import Order, Refund
+    from iexsync.planner import Step
+
 T = TypeVar("T")
 
-__all__ = ["Engine", "Event", "KEPT_EVENTS", "NOT_ALLOWED", "OrderPool", "RunResult", "Step", "changed_orders"]
+__all__ = ["Engine", "Event", "KEPT_EVENTS", "OrderPool", "RunResult", "changed_orders"]
 
 
 def changed_orders(shop: Shop, since: datetime | None) -> Iterator[ShopItem]:
@@ -78,8 +87,9 @@ class Engine:
         # invoiced one, so only then does a fresh log look for such an invoice.
         self._order_documents = any(getattr(settings.transfer.rule_for(state), "document", "") == "order"
                                     for state in settings.transfer.allowed_states)
-        self._references = ReferenceLookup(books, f"{settings.transfer.reference_prefix}:", settings.transfer.start_date)
         self._result_lock = threading.Lock()  # orders run in a pool of threads
+        self._lookup: Any = None  # references.ReferenceLookup, made by the first order that looks
+        self._lookup_lock = threading.Lock()
         # A shop that can tell (on its own class: a wrapper such as the importer's window
         # reads each item's fields itself) lists orders decided before exactly as they
         # are without parsing them; process() settles them as it settles an unchanged Order.
@@ -191,7 +201,7 @@ class Engine:
         if item.order_id in self._blocked:
             return False
         if isinstance(item, BrokenOrder):
-            self._log(item.order_id, item.number, item.state, Step(Outcome.ERROR, f"The shop's order cannot be read: {item.error}"),
+            self._log(item.order_id, item.number, item.state, planner.Step(planner.Outcome.ERROR, f"The shop's order cannot be read: {item.error}"),
                       source=item.raw)
             return False
         if isinstance(item, Unchanged):
@@ -262,7 +272,7 @@ class Engine:
         state_match = getattr(self.shop, "state_match", None)  # a state with parts (Shopify)
         steps = planner.decide(order, self.settings, transfers, refunds, state_match)
         waited_for = {step.transfer.reference: step.transfer for step in steps
-                      if step.transfer and (step.waits or step.action is Action.UPDATE)}
+                      if step.transfer and (step.waits or step.action is planner.Action.UPDATE)}
         booked, gone = {}, set()
         for reference, transfer in waited_for.items():
             now = self.books.status(_ref(transfer))
@@ -285,7 +295,7 @@ class Engine:
                        f"{naming.document_name(now.kind, now.number, True)}; recorded")
             with self.store.transaction():
                 self.store.save_transfer(recorded)
-                self._log_in_transaction(order, Step(Outcome.BOOKED, message), ref=ref, source=order.raw)
+                self._log_in_transaction(order, planner.Step(planner.Outcome.BOOKED, message), ref=ref, source=order.raw)
         return recorded
 
     # --- acting ------------------------------------------------------------------------------
@@ -293,21 +303,21 @@ class Engine:
         if not step.acts:
             self._log(order.order_id, order.number, order.state, step, source=order.raw, forced=forced, seen=seen)
             return
-        if step.action is Action.DELETE:
+        if step.action is planner.Action.DELETE:
             self._delete(order, step, seen)
             return
         document = step.document
         assert document is not None
         reference = document.reference
-        if step.action is Action.BOOK:
+        if step.action is planner.Action.BOOK:
             current = self.store.transfer(reference)
             if current is None or current.booked:
                 return  # the create before it failed, or it is booked already
-        if (self._fresh_log and self._order_documents and step.action is Action.CREATE
-                and document.kind is DocumentKind.INVOICE and not step.converted_from):
+        if (self._fresh_log and self._order_documents and step.action is planner.Action.CREATE
+                and document.kind is documents.DocumentKind.INVOICE and not step.converted_from):
             # A new or lost log knows no order document, yet the bookkeeper may have invoiced
             # one (e-conomic's order → invoice flow carries the order's reference over).
-            step = replace(step, converted_from=mapping.reference(self.settings, order, DocumentKind.ORDER))
+            step = replace(step, converted_from=mapping.reference(self.settings, order, documents.DocumentKind.ORDER))
         intent = Intent(
             reference=reference, order_id=order.order_id, order_number=order.number, action=step.action.value,
             kind=document.kind.value, fingerprint=document.fingerprint(), totals=planner.money(document),
@@ -327,7 +337,7 @@ class Engine:
             elif ref.remote_id == _CONVERTED:
                 message = (f"Already in the accounting system as {_ref_name(ref)}, "
                            f"made from the order's document ({step.converted_from}); recorded, not written again")
-            done = Step(step.outcome, message, step.action, document)
+            done = planner.Step(step.outcome, message, step.action, document)
             self._log_in_transaction(order, done, ref=ref, source=order.raw, target=document.to_json(), seen=seen)
 
     def _delete(self, order: Order, step: Step, seen: str) -> None:
@@ -337,7 +347,7 @@ class Engine:
         assert transfer is not None
         intent = Intent(
             reference=transfer.reference, order_id=order.order_id, order_number=order.number,
-            action=Action.DELETE.value, kind=transfer.kind.value, fingerprint=transfer.fingerprint,
+            action=planner.Action.DELETE.value, kind=transfer.kind.value, fingerprint=transfer.fingerprint,
             totals=transfer.totals, refund_id=transfer.refund_id, run=self.store.run,
         )
         now = self._under_intent(order, intent, lambda: self.books.delete(_ref(transfer)), "deleted")
@@ -352,7 +362,7 @@ class Engine:
             self.store.save_transfer(replace(transfer, number=now.number, remote_id=now.remote_id, booked=now.booked))
             message = (f"The order was cancelled, but {_label(transfer)} was booked in the accounting system "
                        f"meanwhile, as {_ref_name(now)}; it was not deleted")
-            self._log_in_transaction(order, Step(Outcome.WARNING, message), due=True,
+            self._log_in_transaction(order, planner.Step(planner.Outcome.WARNING, message), due=True,
                                      ref=replace(now, reference=transfer.reference), source=order.raw)
         raise _Stop()
 
@@ -389,33 +399,42 @@ class Engine:
         accounting system already holds. On a fresh log its own reference is asked first, then
         the order document's (the log knows no order document, so every invoice asks)."""
         found = None
-        if step.action in (Action.CREATE, Action.CREDIT) and self._fresh_log:
+        if step.action in (planner.Action.CREATE, planner.Action.CREDIT) and self._fresh_log:
             found = self._references.find(document)  # in bulk where the connector can list them
-            if found is not None and step.action is Action.CREDIT and not found.booked:
+            if found is not None and step.action is planner.Action.CREDIT and not found.booked:
                 return None  # a credit note's draft whose booking never happened: credit() finds and books it
         if found is not None:
             return _adopted(found)
-        if step.action is Action.CREATE and step.converted_from:
+        if step.action is planner.Action.CREATE and step.converted_from:
             found = (self._references.find(replace(document, reference=step.converted_from))
-                     if self._fresh_log else self.books.find(step.converted_from, DocumentKind.INVOICE))
-            if found is not None and found.kind is DocumentKind.INVOICE:
+                     if self._fresh_log else self.books.find(step.converted_from, documents.DocumentKind.INVOICE))
+            if found is not None and found.kind is documents.DocumentKind.INVOICE:
                 return replace(found, reference=document.reference, remote_id=_CONVERTED)
         return None
 
     def _call(self, step: Step, document: Document) -> DocumentRef:
-        if step.action is Action.CREATE:
+        if step.action is planner.Action.CREATE:
             return self.books.create(document)
-        current = self.store.transfer(document.reference) if step.action is not Action.CREDIT else None
-        if step.action is Action.UPDATE:
+        current = self.store.transfer(document.reference) if step.action is not planner.Action.CREDIT else None
+        if step.action is planner.Action.UPDATE:
             assert current is not None
             return self.books.update(_ref(current), document)
-        if step.action is Action.BOOK:
+        if step.action is planner.Action.BOOK:
             assert current is not None
             return self.books.book(_ref(current), document)  # the document: to check the draft's totals
         invoice = self.store.transfer(document.credits_reference)
         if invoice is None:
             raise OrderError("the invoice to credit is not in the log")
         return self.books.credit(_ref(invoice), document, resume=self._may_exist(document))
+
+    @property
+    def _references(self) -> Any:
+        """The bulk reference lookup (references.py), one for the run's threads."""
+        with self._lookup_lock:
+            if self._lookup is None:
+                transfer = self.settings.transfer
+                self._lookup = references.ReferenceLookup(self.books, f"{transfer.reference_prefix}:", transfer.start_date)
+            return self._lookup
 
     def _may_exist(self, document: Document) -> bool:
         """Whether an earlier attempt may have written part of this document: then the
@@ -436,37 +455,37 @@ class Engine:
                 # intent is its own to settle (or, if it dies, the next run's).
                 self._held_elsewhere.add(intent.order_id)
                 continue
-            action = Action(intent.action)
+            action = planner.Action(intent.action)
             try:
-                found = self.books.find(intent.reference, DocumentKind(intent.kind))
+                found = self.books.find(intent.reference, documents.DocumentKind(intent.kind))
             except OrderError:
                 self._blocked.add(intent.order_id)  # cannot tell yet: leave the order alone this run
                 continue
             with self.store.transaction():
-                if action is Action.DELETE:
+                if action is planner.Action.DELETE:
                     # Gone: the deletion happened. Still there (booked or not): recorded as it is,
                     # and the order, due, is decided again.
                     if found is None:
                         self.store.delete_transfer(intent.reference)
                         self.store.log(
                             order_id=intent.order_id, order_number=intent.order_number, state="",
-                            outcome=OUTCOME_OF[action].value, message=(
+                            outcome=planner.OUTCOME_OF[action].value, message=(
                                 f"Recovered after an interrupted run: the {naming.kind_name(intent.kind, None)} with reference "
                                 f"{intent.reference} is no longer in the accounting system: deleted"),
                         )
                     elif found.booked:
                         self.store.save_transfer(_transfer(intent, found))
-                elif found is not None and action is Action.CREDIT and not found.booked:
+                elif found is not None and action is planner.Action.CREDIT and not found.booked:
                     # Its draft landed, its booking did not: recorded unbooked, so the credit
                     # is not done yet, and the order (due) resumes it rather than writes again.
                     self.store.save_transfer(_transfer(intent, found))
-                elif found is not None and (action is not Action.BOOK or found.booked):
+                elif found is not None and (action is not planner.Action.BOOK or found.booked):
                     recovered = _transfer(intent, found)
-                    if action is Action.UPDATE:
+                    if action is planner.Action.UPDATE:
                         recovered = replace(recovered, fingerprint="")  # unknown content: update again
                     self.store.save_transfer(recovered)
-                    if action is not Action.UPDATE:
-                        outcome = OUTCOME_OF[action].value
+                    if action is not planner.Action.UPDATE:
+                        outcome = planner.OUTCOME_OF[action].value
                         self.store.log(
                             order_id=intent.order_id, order_number=intent.order_number, state="", outcome=outcome,
                             message=(f"Recovered after an interrupted run: {_ref_name(found)} "
@@ -482,7 +501,7 @@ class Engine:
     # --- logging -------------------------------------------------------------------------------
     def _log_failure(self, order_id: str, number: str, state: str, exc: OrderError, order: Order | None = None,
                      suffix: str = "") -> None:
-        step = Step(Outcome.ERROR, exc.message + suffix)
+        step = planner.Step(planner.Outcome.ERROR, exc.message + suffix)
         with self._writing():
             self._log_row(order_id, number, state, step, due=exc.transient, source=order.raw if order else None,
                           email=order.customer.email if order else "")
@@ -544,7 +563,7 @@ class Engine:
             self._count(Event(order.number, order.state, step.outcome.value, "", step.message))
             return
         kind = naming.kind_name(step.document.kind, None) if step.document else ""
-        message = step.message.format(document=f"a new {kind}" if step.action is not Action.BOOK else "the invoice")
+        message = step.message.format(document=f"a new {kind}" if step.action is not planner.Action.BOOK else "the invoice")
         if step.document is not None:  # what the mapping would do to meet the shop's totals, as the real run says
             message += mapping.remarks_text(step.document, None, step.action)
         self._count(Event(order.number, order.state, step.outcome.value, kind, message))
@@ -614,7 +633,7 @@ class _Stop(OrderError):
 
 
 def _failure_step(exc: OrderError) -> Step:
-    return Step(Outcome.ERROR, exc.message)
+    return planner.Step(planner.Outcome.ERROR, exc.message)
 
 
 def _digest(raw: dict[str, Any]) -> str:
@@ -634,7 +653,7 @@ def _signature(step: Step, state: str, ref: DocumentRef | None) -> str:
 
 def _transfer(intent: Intent, ref: DocumentRef) -> Transfer:
     return Transfer(
-        reference=intent.reference, order_id=intent.order_id, order_number=intent.order_number, kind=DocumentKind(intent.kind),
+        reference=intent.reference, order_id=intent.order_id, order_number=intent.order_number, kind=documents.DocumentKind(intent.kind),
         number=ref.number, remote_id=ref.remote_id, booked=ref.booked, fingerprint=intent.fingerprint,
         totals=intent.totals, refund_id=intent.refund_id,
     )
@@ -666,7 +685,7 @@ def _label(transfer: Transfer) -> str:
 
 
 def _ref(transfer: Transfer) -> DocumentRef:
-    return DocumentRef(reference=transfer.reference, kind=transfer.kind, number=transfer.number,
+    return documents.DocumentRef(reference=transfer.reference, kind=transfer.kind, number=transfer.number,
                        remote_id=transfer.remote_id, booked=transfer.booked)
 
 

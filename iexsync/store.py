@@ -21,10 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from iexsync import logsearch, migrations
-from iexsync.document import DocumentKind
 from iexsync.errors import LogUnavailable
 from iexsync.redaction import redact
 from iexsync.timeutil import iso, utc_now
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from iexsync.document import DocumentKind
 
 # A claim older than this is stale even if its pid is alive again (pids are reused).
 CLAIM_TTL = timedelta(hours=1)
@@ -315,6 +318,8 @@ class Store:
 
     def save_transfer(self, transfer: Transfer) -> None:
         """Inside the transaction that also logs the event and closes the intent."""
+        from iexsync.document import DocumentKind
+
         now = iso(utc_now())
         self._execute(
             f"INSERT INTO transfers ({self._TRANSFER_COLUMNS}, created_at, updated_at) "
@@ -558,6 +563,8 @@ def _storable(value: Any) -> Any:
 
 
 def _transfer(row: tuple) -> Transfer:
+    from iexsync.document import DocumentKind  # not at the top: an idle run reads no transfer
+
     values = list(row)
     values[3] = DocumentKind(values[3])
     values[6] = bool(values[6])

@@ -161,7 +161,9 @@ def test_the_recheck_is_read_while_the_change_feed_is_in_flight(tmp_path, fake, 
 def test_an_idle_run_parses_no_order_it_decided_before(tmp_path, fake, server, cli) -> None:
     """The feed's overlap and the recheck list orders decided before exactly as they are:
     they come back unparsed (so the VAT data, which parsing a tax code loads, stays out),
-    and the http shop's OAuth signing does not import requests-oauthlib's OAuth 2."""
+    and the http shop's OAuth signing does not import requests-oauthlib's OAuth 2. Nor is
+    anything loaded that only deciding an order needs (iexsync.lazy): the canonical order,
+    documents, the planner, the mapping, the order parser, the VAT rules."""
     import os
 
     path = config(tmp_path, server, recheck_days=14)
@@ -176,5 +178,7 @@ print(" ".join(sorted(sys.modules)))
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                             env={**os.environ, **ENV}).stdout.split()
     assert len(include_lists(server)) == 1 and "iexsync.engine" in loaded  # it ran, recheck and all
-    unneeded = {"eu_vat_rates_data", "pycountry", "html", "requests_oauthlib", "oauthlib.oauth2", "uuid"}
+    unneeded = {"eu_vat_rates_data", "pycountry", "html", "requests_oauthlib", "oauthlib.oauth2", "uuid",
+                "iexsync.model", "iexsync.document", "iexsync.planner", "iexsync.mapping", "iexsync.references",
+                "iexsync.shops.woocommerce.order", "iexsync.vat", "iexsync.books.base"}
     assert unneeded.isdisjoint(loaded), unneeded & set(loaded)

@@ -16,7 +16,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, Union, runtime_checkable
 
-from iexsync.model import Order, Refund
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # an idle run lists orders without reading one into an Order
+    from iexsync.model import Order, Refund
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,7 @@ class Unchanged:
     state: str = ""
 
 
-ShopItem = Union[Order, BrokenOrder, Unchanged]
+ShopItem = Union["Order", BrokenOrder, Unchanged]
 
 
 @dataclass(frozen=True)

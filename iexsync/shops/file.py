@@ -18,7 +18,8 @@ from typing import Any, ClassVar
 from iexsync.errors import ConfigError, OrderInvalid, OrderNotFound
 from iexsync.model import Order, Refund
 from iexsync.shops.base import BrokenOrder, ShopItem
-from iexsync.shops.woocommerce.order import TAX_BASIS_SCHEMA, parse_order
+from iexsync.shops.woocommerce.order import parse_order
+from iexsync.shops.woocommerce.tax_basis import TAX_BASIS_SCHEMA
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
 

@@ -35,15 +35,6 @@ VAT_NUMBER_KEYS = (
 )
 EAN_KEYS = ("_billing_ean", "billing_ean", "_ean", "ean", "_billing_ean_number", "ean_number")
 
-# The shop's "Calculate tax based on" setting (WooCommerce → Settings → Tax), which no order
-# carries: a connector's config takes it as `tax_based_on`.
-TAX_BASIS_SCHEMA: dict[str, Any] = {
-    "enum": ["shipping", "billing", "base"], "default": "shipping",
-    "description": "The address the shop taxes by (WooCommerce → Settings → Tax → Calculate tax based on): "
-                   "shipping (WooCommerce's default), billing, or base (the shop's own address). "
-                   "It places a tax rate that names no country, and a sale without VAT.",
-}
-
 MAX_TEXT = 2000  # a line text longer than this is cut: no accounting system takes more
 
 

@@ -24,14 +24,22 @@ from typing import Any, ClassVar
 
 from iexsync import errors, redaction
 from iexsync.http import Client, json_body, strip_query
-from iexsync.model import Order, Refund
+from iexsync.lazy import LazyModule
 from iexsync.shops.base import BrokenOrder, ShopItem, Unchanged
 from iexsync.shops.woocommerce.client import MAX_PER_PAGE, WHAT, WooCommerceApi, http_date, int_header, kind
-from iexsync.shops.woocommerce.order import TAX_BASIS_SCHEMA, parse_order, parse_refunds
 from iexsync.shops.woocommerce.pager import Pager
+from iexsync.shops.woocommerce.tax_basis import TAX_BASIS_SCHEMA
 from iexsync.shops.woocommerce.webhooks import WooCommerceWebhooks
 from iexsync.timeutil import parse_time
 from iexsync.toolkit.settings import with_defaults
+
+# The order parser (and the canonical order, VAT rules): loaded by the first order read, and
+# an idle run reads none (its listed orders are decided before: skip_unchanged).
+parsing = LazyModule("iexsync.shops.woocommerce.order")
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from iexsync.model import Order, Refund
 
 CONFIG_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -237,7 +245,7 @@ class WooCommerceShop(WooCommerceWebhooks):
         """The canonical order (its refunds as the order lists them), or a BrokenOrder for
         this order alone."""
         try:
-            return parse_order(raw, tax_basis=self.tax_basis)
+            return parsing.parse_order(raw, tax_basis=self.tax_basis)
         except errors.OrderInvalid as exc:
             return _broken(raw, exc.message)
 
@@ -272,7 +280,7 @@ class WooCommerceShop(WooCommerceWebhooks):
         if not order.order_id.isdigit():
             raise errors.OrderInvalid(f"its refunds cannot be read: {order.order_id!r} is not a WooCommerce order id")
         detailed = self.api.get_all(f"orders/{int(order.order_id)}/refunds", {}, self._refund_page)
-        return amounts_from_summary(order, parse_refunds(order, detailed))
+        return amounts_from_summary(order, parsing.parse_refunds(order, detailed))
 
     def _refund_page(self, path: str, params: dict[str, Any]) -> tuple[Any, list[Any]]:
         """One page of an order's refund objects: its failures are that order's error."""
