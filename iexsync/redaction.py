@@ -26,16 +26,21 @@ def register(value: str) -> None:
     if not isinstance(value, str) or len(value) < MIN_SECRET_LENGTH:
         return
     with _lock:
-        if value in _secrets:
-            return
-        _secrets.add(value)
-        alternatives = sorted(_secrets, key=len, reverse=True)
-        _pattern = re.compile("|".join(re.escape(s) for s in alternatives))
+        if value not in _secrets:
+            _secrets.add(value)
+            _pattern = None  # compiled at the next redact: a run that prints nothing compiles nothing
 
 
 def redact(text: str) -> str:
-    pattern = _pattern
-    if pattern is None or not text:
+    if not text or not _secrets:
         return text
-    return pattern.sub(MASK, text)
+    return (_pattern or _compiled()).sub(MASK, text)
+
+
+def _compiled() -> re.Pattern[str]:
+    global _pattern
+    with _lock:
+        if _pattern is None:  # the longest first: a secret containing another is masked whole
+            _pattern = re.compile("|".join(re.escape(s) for s in sorted(_secrets, key=len, reverse=True)))
+        return _pattern
 

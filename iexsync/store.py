@@ -419,6 +419,8 @@ class Store:
         return row[0] if row else None
 
     def set_cursor(self, name: str, value: str) -> None:
+        if self.cursor(name) == value:
+            return  # an idle run's cursor stays where it was: no write
         with self.transaction():
             self._execute("INSERT OR REPLACE INTO cursors (name, value) VALUES (?, ?)", (name, value))
 
@@ -485,6 +487,8 @@ class Store:
         """queued_orders(), marked taken by this run: a delivery arriving from here on is
         queued anew, not dropped as 'order already queued' (this run may have read the order
         before the change that delivery announces)."""
+        if not self._one("SELECT 1 FROM inbox WHERE status IN ('queued', 'taken') LIMIT 1"):
+            return []  # nothing waits: no write (one arriving now is the next run's, or the worker's)
         with self.transaction():
             orders = self.queued_orders()
             self._execute("UPDATE inbox SET status = 'taken' WHERE status = 'queued'")
