@@ -9,8 +9,10 @@ its text, of the values of the environment variables it names and of iexsync's v
 The entry lists the files of iexsync's code and of the config's connectors that were
 loaded when it passed, with their modification times, and is taken only while every one is
 unchanged: any change to the file, to the environment it reads, or to iexsync validates it
-again. The entry keeps the file's data as written, before ${ENV} (so no variable's value is
-in it), and no secret the file holds itself (a field the schema declares writeOnly; the
+again. Entries are written with `marshal`, as Python's own bytecode cache is: it is built
+in, so a `log search` reads its entry without importing `json` (a twentieth of its start);
+the Python version is part of the hash, since marshal's format is its own. The entry keeps
+the file's data as written, before ${ENV} (so no variable's value is in it), and no secret the file holds itself (a field the schema declares writeOnly; the
 entry keeps where the declared secrets stand, so a remembered run registers them unread): such a value is kept as where it stands in the text — which the hash fixes — and
 taken from the text again on the next run. (A secret that cannot be found that way, say
 one in a folded block, leaves the data out: that file is parsed again each time.) Entries
@@ -19,7 +21,7 @@ are readable by their owner only, and written whole, so a reader never sees half
 
 from __future__ import annotations
 
-import json
+import marshal
 import os
 import re
 import sys
@@ -30,7 +32,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3
 
 
 def default_config_path() -> str:
@@ -75,7 +77,7 @@ def _entry_file(text: str) -> str:
     from iexsync import __version__
 
     env = {name: os.environ.get(name) for name in sorted(set(ENV.findall(text)))}
-    material = json.dumps([CACHE_FORMAT, __version__, text, env])
+    material = repr((CACHE_FORMAT, __version__, sys.version, text, env))  # str and dict reprs are exact
     return os.path.join(cache_folder(), blake2b(material.encode(), digest_size=32).hexdigest())
 
 
@@ -86,27 +88,27 @@ def remembered(text: str) -> dict[str, Any] | None:
     ${ENV}, "holds_secrets": bool}."""
     try:
         with open(_entry_file(text), "rb") as handle:
-            entry = json.loads(handle.read())
+            entry = marshal.loads(handle.read())
         for file, mtime in entry["code"]:
             if os.stat(file).st_mtime_ns != mtime:
                 return None
         tree, log, holds = entry["tree"], entry["log"], entry["holds_secrets"]
         if not isinstance(tree, (dict, type(None))) or not isinstance(log["path"], str) or not isinstance(holds, bool):
             return None
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, EOFError, KeyError, TypeError):
         return None
     return entry
 
 
 def remember(text: str, entry: dict[str, Any]) -> None:
     try:
-        data = json.dumps(entry)
+        data = marshal.dumps(entry)
         path = _entry_file(text)
         folder = os.path.dirname(path)
         os.makedirs(os.path.dirname(folder), mode=0o700, exist_ok=True)
         os.makedirs(folder, mode=0o700, exist_ok=True)
         partial = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}")
-        with open(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as handle:
+        with open(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as handle:
             handle.write(data)
         os.replace(partial, path)
     except (OSError, TypeError, ValueError):

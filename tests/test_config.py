@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import marshal
 import os
 import subprocess
 import sys
@@ -225,7 +226,7 @@ def test_secrets_are_never_written_to_the_cache(tmp_path: Path, monkeypatch, ext
     entries = list(cache.rglob("valid-configs/*"))
     assert len(entries) == 1 and oct(entries[0].stat().st_mode & 0o777) == "0o600"
     data = entries[0].read_bytes()
-    entry = json.loads(data)
+    entry = marshal.loads(data)
     # Everything but the code files' stamps (paths and mtimes in ns, whose digits may hold "9012").
     kept_text = json.dumps({key: value for key, value in entry.items() if key != "code"}).encode()
     assert len(entry["code"]) > 1 and all(isinstance(stamp, int) for _, stamp in entry["code"])
@@ -258,9 +259,9 @@ def test_a_remembered_config_follows_the_environment_and_the_code(tmp_path: Path
         config.load(path)
     monkeypatch.setenv("IEX_TEST_LEDGER", "a.beancount")
     entry = Path(configfiles._entry_file(path.read_text()))  # the one for a.beancount
-    stamps = json.loads(entry.read_text())
+    stamps = marshal.loads(entry.read_bytes())
     stamps["code"][0][1] += 1  # as if that file of iexsync had changed
-    entry.write_text(json.dumps(stamps))
+    entry.write_bytes(marshal.dumps(stamps))
     validated.clear()
     config.load(path)
     assert len(validated) == 1
