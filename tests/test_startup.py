@@ -85,7 +85,8 @@ print(" ".join(sorted(sys.modules)))
     heavy = {"click", "yaml", "jsonschema", "jinja2", "tabulate", "requests", "dataclasses", "typing", "platformdirs",
              "iexsync.cli", "iexsync.config", "iexsync.store", "iexsync.engine", "iexsync.shops.file",
              "_hashlib",  # OpenSSL: the config cache's key is CPython's own BLAKE2
-             "signal", "iexsync.registry"}  # SIGTERM's handler through _signal; no connector is opened
+             "signal", "iexsync.registry",  # SIGTERM's handler through _signal; no connector is opened
+             "json"}  # the config cache is marshal's; the table needs no JSON
     assert heavy.isdisjoint(loaded), heavy & set(loaded)
 
 
