@@ -38,7 +38,7 @@ response.raise_for_status()
 
 
 def run(quick: bool) -> list[Figure]:
-    repeat = 4 if quick else 15
+    repeat = 4 if quick else 31  # a process's time varies by some ms run to run: 31 turns hold the median
     chunks = 6 if quick else 15  # four orders every 8 minutes
     folder = Path(tempfile.mkdtemp(prefix="iexsync-bench-idle-"))
     try:
@@ -65,7 +65,7 @@ def run(quick: bool) -> list[Figure]:
             note(f"an idle run made {shop_made / runs:.1f} WooCommerce calls and {books_made / runs:.1f} e-conomic calls; "
                  f"iexsync {times['iexsync'] * 1000:.0f} ms, bare {times['bare'] * 1000:.0f} ms (medians of {repeat})")
             # (information only: --quick takes half the rounds for it)
-            uncached = time_alternating(commands, repeat // 2 if quick else repeat, env={**env, "PYTHONDONTWRITEBYTECODE": "1"})
+            uncached = time_alternating(commands, repeat // 2 if quick else 15, env={**env, "PYTHONDONTWRITEBYTECODE": "1"})
             note(f"without a bytecode cache: iexsync {uncached['iexsync'] * 1000:.0f} ms, bare {uncached['bare'] * 1000:.0f} ms")
         return [Figure("idle sync (nothing changed), whole process ÷ bare python + requests + sqlite3 + 1 call",
                        times["iexsync"], times["bare"], 1.4),

@@ -244,14 +244,13 @@ class Store:
         return True
 
     def _payload(self, value: Any) -> str | None:
-        """Store a payload once (secrets removed), inside the caller's transaction; its digest."""
-        body = _dump(value)
-        if body is None:
+        """Store a payload once (secrets removed), inside the caller's transaction; its digest.
+        `value` may be a Payload made ready before the transaction (`payload()`)."""
+        ready = value if isinstance(value, Payload) else payload(value)
+        if ready is None:
             return None
-        body = logsearch.storable(body)
-        digest = hashlib.sha256(body.encode()).hexdigest()[:32]
-        self._execute("INSERT OR IGNORE INTO payloads (digest, body) VALUES (?, ?)", (digest, body))
-        return digest
+        self._execute("INSERT OR IGNORE INTO payloads (digest, body) VALUES (?, ?)", (ready.digest, ready.body))
+        return ready.digest
 
     def unchanged(self, order_id: str, seen: str, config: str) -> bool:
         """Whether the order was last decided exactly as it is now (same digest), under this
@@ -574,6 +573,25 @@ def _transfer(row: tuple) -> Transfer:
     values[6] = bool(values[6])
     values[8] = json.loads(values[8] or "{}")
     return Transfer(*values)
+
+
+@dataclass(frozen=True)
+class Payload:
+    """An event's payload as the log keeps it: JSON, secrets removed, with its digest."""
+
+    digest: str
+    body: str
+
+
+def payload(value: Any) -> Payload | None:
+    """`value` made ready to be logged. Done before the transaction that logs it (a whole
+    order's JSON takes a millisecond to dump and redact): the log's write lock is held only
+    for the writing, and the webhook receiver's deliveries, which wait for that lock, wait less."""
+    body = _dump(value)
+    if body is None:
+        return None
+    body = logsearch.storable(body)
+    return Payload(hashlib.sha256(body.encode()).hexdigest()[:32], body)
 
 
 def _dump(value: Any) -> str | None:

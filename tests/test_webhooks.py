@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from urllib.parse import parse_qs
 
 import pytest
 import requests
@@ -30,7 +31,7 @@ from iexsync import webhooks
 from iexsync.lock import RunLock
 from iexsync.store import Store
 from tests.conftest import REPO, bean_check, ledger_entries, run_process
-from tests.fakes.woocommerce import FakeWooCommerce, WooServer, wp_json
+from tests.fakes.woocommerce import API, FakeWooCommerce, WooServer, wp_json
 
 KEY, SECRET = "ck_" + "5d" * 20, "cs_" + "e8" * 20
 HOOK_SECRET = "whsec-" + "3f" * 12
@@ -276,18 +277,19 @@ def test_concurrent_deliveries_for_one_order_give_one_document(fake, receiver) -
 
 
 def test_a_change_arriving_while_the_worker_processes_the_order_is_transferred_too(fake, receiver, server) -> None:
-    """727 is being processed (its run is reading 729) when the shop completes it: the
-    delivery for that change finds 727 still queued, yet it must not wait for cron."""
+    """727 is being processed (its run read it with 723, and is reading 723's refunds) when
+    the shop completes it: the delivery for that change finds 727 still queued, yet it must
+    not wait for cron."""
     topics = hooks(fake, receiver)
     lock = RunLock(receiver.settings.lock_path)
     lock.acquire()  # hold the worker off until both deliveries are queued, 727 first
     try:
         assert fake.deliver(topics["order.updated"], 727) == 200
-        assert fake.deliver(topics["order.updated"], 729) == 200
+        assert fake.deliver(topics["order.updated"], 723) == 200
         completed = []
 
         def meanwhile(request):
-            if request.method == "GET" and request.path.endswith("/orders/729") and not completed:
+            if request.method == "GET" and request.path.endswith("/orders/723/refunds") and not completed:
                 fake.modify(727, status="completed")
                 completed.append(fake.deliver(topics["order.updated"], 727))
             return None
@@ -302,8 +304,9 @@ def test_a_change_arriving_while_the_worker_processes_the_order_is_transferred_t
     assert completed == [200]
     rows = receiver.inbox()
     receiver.settled()
-    assert sorted(receiver.documents()) == ["iexsync:woocommerce:727:invoice", "iexsync:woocommerce:727:order",
-                                            "iexsync:woocommerce:729:order"], rows
+    assert sorted(d for d in receiver.documents() if ":727:" in d) == ["iexsync:woocommerce:727:invoice",
+                                                                      "iexsync:woocommerce:727:order"], rows
+    assert "iexsync:woocommerce:723:invoice" in receiver.documents()
 
 
 def test_a_cron_run_and_a_webhook_racing_on_one_order_give_one_document(fake, receiver, server, cli) -> None:
@@ -349,6 +352,26 @@ def test_a_delivery_waits_while_cron_holds_the_lock_and_is_transferred_after(fak
     seconds = wait_for(lambda: receiver.documents(), timeout=5)
     assert seconds < 2
     assert receiver.documents() == ["iexsync:woocommerce:727:order"]
+
+
+def test_the_deliveries_of_a_burst_are_read_from_the_shop_in_one_request(fake, receiver, server) -> None:
+    """Four orders queued while cron held the lock: the worker's run reads them with one
+    `include=` request, not one GET each, and transfers every one."""
+    topics = hooks(fake, receiver)
+    lock = RunLock(receiver.settings.lock_path)
+    lock.acquire()
+    try:
+        with worker_says("another run holds the lock") as said:
+            assert [fake.deliver(topics["order.updated"], order_id) for order_id in (723, 727, 728, 729)] == [200] * 4
+            wait_for(said, timeout=5)
+        server.requests.clear()
+    finally:
+        lock.release()
+    receiver.settled()
+    reads = server.calls("GET", f"{API}/orders")
+    assert [parse_qs(r.query)["include"][0] for r in reads if r.path == f"{API}/orders"] == ["723,727,728,729"]
+    assert [r.path for r in reads if r.path.count("/") == API.count("/") + 2] == []  # no /orders/<id> on its own
+    assert {reference.split(":")[2] for reference in receiver.documents()} == {"723", "727", "729"}  # 728: pending
 
 
 # --- refusals -----------------------------------------------------------------------------------
