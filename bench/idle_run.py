@@ -38,7 +38,9 @@ response.raise_for_status()
 
 
 def run(quick: bool) -> list[Figure]:
-    repeat = 4 if quick else 31  # a process's time varies by some ms run to run: 31 turns hold the median
+    # A process's time moves by some ms run to run, and by 10 % in spells of seconds: 61 turns
+    # (about a minute) hold the median through one.
+    repeat = 4 if quick else 61
     chunks = 6 if quick else 15  # four orders every 8 minutes
     folder = Path(tempfile.mkdtemp(prefix="iexsync-bench-idle-"))
     try:
