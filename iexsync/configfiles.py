@@ -12,11 +12,13 @@ unchanged: any change to the file, to the environment it reads, or to iexsync va
 again. Entries are written with `marshal`, as Python's own bytecode cache is: it is built
 in, so a `log search` reads its entry without importing `json` (a twentieth of its start);
 the Python version is part of the hash, since marshal's format is its own. The entry keeps
-the file's data as written, before ${ENV} (so no variable's value is in it), and no secret the file holds itself (a field the schema declares writeOnly; the
-entry keeps where the declared secrets stand, so a remembered run registers them unread): such a value is kept as where it stands in the text — which the hash fixes — and
-taken from the text again on the next run. (A secret that cannot be found that way, say
-one in a folded block, leaves the data out: that file is parsed again each time.) Entries
-are readable by their owner only, and written whole, so a reader never sees half of one.
+the file's data as written, before ${ENV} (so no variable's value is in it), and no secret
+the file holds itself (a field the schema declares writeOnly; the entry keeps where the
+declared secrets stand, so a remembered run registers them unread): such a value is kept
+as where it stands in the text — which the hash fixes — and taken from the text again on
+the next run. (A secret that cannot be found that way, say one in a folded block, leaves
+the data out: that file is parsed again each time.) Entries are readable by their owner
+only, and written whole, so a reader never sees half of one.
 """
 
 from __future__ import annotations

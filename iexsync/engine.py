@@ -320,9 +320,10 @@ class Engine:
             ref = replace(now, reference=transfer.reference)
             message = (f"{_label(transfer).capitalize()} was booked in the accounting system (by hand) as "
                        f"{naming.document_name(now.kind, now.number, True)}; recorded")
+            source = self._ready(order.raw)
             with self.store.transaction():
                 self.store.save_transfer(recorded)
-                self._log_in_transaction(order, planner.Step(planner.Outcome.BOOKED, message), ref=ref, source=order.raw)
+                self._log_in_transaction(order, planner.Step(planner.Outcome.BOOKED, message), ref=ref, source=source)
         return recorded
 
     # --- acting ------------------------------------------------------------------------------
@@ -379,11 +380,12 @@ class Engine:
             totals=transfer.totals, refund_id=transfer.refund_id, run=self.store.run,
         )
         now = self._under_intent(order, intent, lambda: self.books.delete(_ref(transfer)), "deleted")
+        source = self._ready(order.raw)
         with self.store.transaction():
             self.store.close_intent(transfer.reference)
             if now is None:
                 self.store.delete_transfer(transfer.reference)
-                self._log_in_transaction(order, step, ref=_ref(transfer), source=order.raw, seen=seen)
+                self._log_in_transaction(order, step, ref=_ref(transfer), source=source, seen=seen)
                 return
             # Booked meanwhile (by hand): it stays; the next run decides what a booked invoice
             # of a cancelled order needs.
@@ -391,7 +393,7 @@ class Engine:
             message = (f"The order was cancelled, but {_label(transfer)} was booked in the accounting system "
                        f"meanwhile, as {_ref_name(now)}; it was not deleted")
             self._log_in_transaction(order, planner.Step(planner.Outcome.WARNING, message), due=True,
-                                     ref=replace(now, reference=transfer.reference), source=order.raw)
+                                     ref=replace(now, reference=transfer.reference), source=source)
         raise _Stop()
 
     def _under_intent(self, order: Order, intent: Intent, call: Callable[[], T], done: str) -> T:
@@ -408,9 +410,10 @@ class Engine:
                               suffix=f"; whether it was {done} is checked in the accounting system on the next run")
             raise _Stop() from None
         except OrderError as exc:
+            source = self._ready(order.raw)
             with self.store.transaction():
                 self.store.close_intent(intent.reference)
-                self._log_in_transaction(order, _failure_step(exc), due=exc.transient, source=order.raw)
+                self._log_in_transaction(order, _failure_step(exc), due=exc.transient, source=source)
             raise _Stop() from None
 
     def _write(self, step: Step, document: Document) -> DocumentRef:

@@ -486,7 +486,7 @@ class Store:
         """queued_orders(), marked taken by this run: a delivery arriving from here on is
         queued anew, not dropped as 'order already queued' (this run may have read the order
         before the change that delivery announces)."""
-        if not self._one("SELECT 1 FROM inbox WHERE status IN ('queued', 'taken') LIMIT 1"):
+        if not self.queued_orders():
             return []  # nothing waits: no write (one arriving now is the next run's, or the worker's)
         with self.transaction():
             orders = self.queued_orders()
